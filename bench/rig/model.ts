@@ -37,16 +37,15 @@ export const PRESETS: Record<string, ModelParams> = {
  * deterministic prompt layout that llama-server renders with --jinja.
  */
 export const CHAT_TEMPLATE = [
-  '{%- if tools %}<|system|>\nTools:\n{%- for tool in tools %}\n{{ tool | tojson }}{%- endfor %}<|end|>\n{% endif -%}',
-  '{%- for message in messages -%}',
-  '<|{{ message.role }}|>\n',
-  '{%- if message.content is string -%}{{ message.content }}',
-  '{%- elif message.content -%}{%- for part in message.content -%}{%- if part.type == "text" -%}{{ part.text }}{%- endif -%}{%- endfor -%}',
-  '{%- endif -%}',
-  '{%- if message.tool_calls -%}{%- for call in message.tool_calls -%}\n<|tool_call|>{{ call.function | tojson }}{%- endfor -%}{%- endif -%}',
-  '<|end|>\n',
-  '{%- endfor -%}',
-  '{%- if add_generation_prompt -%}<|assistant|>\n{%- endif -%}',
+  // No whitespace-trimming tags: the pieces are joined with nothing between them.
+  '{% if tools %}<|system|>\nTools:\n{% for tool in tools %}{{ tool | tojson }}\n{% endfor %}<|end|>\n{% endif %}',
+  '{% for message in messages %}<|{{ message.role }}|>\n',
+  '{% if message.content is string %}{{ message.content }}',
+  '{% elif message.content %}{% for part in message.content %}{% if part.type == "text" %}{{ part.text }}{% endif %}{% endfor %}{% endif %}',
+  // Chat templates run with trim_blocks, which drops a newline right after a block tag.
+  '{% if message.tool_calls %}{% for call in message.tool_calls %}{{ "\\n" }}<|tool_call|>{{ call.function | tojson }}{% endfor %}{% endif %}',
+  '<|end|>\n{% endfor %}',
+  '{% if add_generation_prompt %}<|assistant|>\n{% endif %}',
 ].join('');
 
 /** Bumped when the writer's output changes for the same parameters, so caches are not reused stale. */

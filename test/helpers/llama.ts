@@ -1,0 +1,27 @@
+// Shared by integration tests: a real llama-server from the rig, and small HTTP helpers.
+import { ensureLlamaServer } from '../../bench/rig/llama-cpp.js';
+import { ensureModel } from '../../bench/rig/model.js';
+import { type LlamaServer, type ServerOptions, startLlamaServer } from '../../bench/rig/server.js';
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Starts llama-server (building it on first use) with a rig model preset, `tiny` by default. */
+export async function rigServer(options: Partial<ServerOptions> & { preset?: string } = {}): Promise<LlamaServer> {
+  const { preset = 'tiny', ...rest } = options;
+  const binary = await ensureLlamaServer(log);
+  const model = await ensureModel(preset, log);
+  return startLlamaServer({ binary, model, ...rest });
+}
+
+/** POSTs JSON and returns the parsed answer; a non-2xx status throws with the body. */
+export async function postJson<T = any>(url: string, body: unknown, timeoutMs = 120_000): Promise<T> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`POST ${url} -> ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
