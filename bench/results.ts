@@ -1,0 +1,43 @@
+// What a benchmark run records: one row per request, grouped by configuration.
+import type { Dialect } from './trace.js';
+
+/** One replayed request. */
+export interface RequestRecord {
+  session: string;
+  /** Index of the step within its session. */
+  step: number;
+  /** Pass number (0-based) when the trace is replayed more than once. */
+  pass: number;
+  kind: 'turn' | 'side' | 'rewrite';
+  dialect: Dialect;
+  /** When it was sent, ms since the configuration's replay started. */
+  startMs: number;
+  /** Time to the first byte of the response body, ms. */
+  ttfbMs: number;
+  /** Time to the end of the response, ms. */
+  totalMs: number;
+  /** HTTP status, or 0 when the request failed before one arrived. */
+  status: number;
+  error?: string;
+  /** Prompt tokens llama-server evaluated (timings.prompt_n), when it said. */
+  promptN: number | null;
+  /** Prompt tokens reused from a cache (timings.cache_n), when it said. */
+  cacheN: number | null;
+  /** Tokens of this prompt that no earlier request to the same model shares as a prefix: the least any cache could evaluate. */
+  oracleN: number | null;
+}
+
+/** Counters read from llama-server's /metrics (summed over servers). */
+export type MetricsSnapshot = Record<string, number>;
+
+/** The outcome of replaying a trace under one configuration. */
+export interface ConfigResult {
+  /** Human label, e.g. "llama-server alone, --cache-ram default". */
+  name: string;
+  /** The flags it ran with, for the report. */
+  setup: Record<string, unknown>;
+  records: RequestRecord[];
+  wallMs: number;
+  metricsBefore: MetricsSnapshot;
+  metricsAfter: MetricsSnapshot;
+}
