@@ -4,6 +4,7 @@ import { PrefixTrie, llamaServerTokenizer, oracleCounts } from '../../bench/orac
 import type { LlamaServer } from '../../bench/rig/server.js';
 import { withServerLog } from '../../bench/rig/server.js';
 import { postJson, rigServer } from '../helpers/llama.js';
+import { setup } from '../helpers/setup.js';
 
 const pure = suite('oracle');
 
@@ -31,7 +32,7 @@ pure.run();
 // On the real server: the oracle tokenizes a prompt to exactly the tokens llama-server evaluates.
 let server: LlamaServer | undefined;
 const exact = suite('oracle on llama-server');
-exact.before(async () => { server = await rigServer({ slots: 1, cacheRamMiB: 0 }); });
+setup(exact, async () => { server = await rigServer({ slots: 1, cacheRamMiB: 0 }); });
 exact.after(async () => { await server?.stop(); });
 
 exact('an OpenAI chat prompt has as many tokens as the server processed', withServerLog(() => server, async () => {

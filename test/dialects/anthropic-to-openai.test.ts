@@ -5,6 +5,7 @@ import type { LlamaServer } from '../../bench/rig/server.js';
 import { withServerLog } from '../../bench/rig/server.js';
 import { anthropicToOpenAI, llamaServerBillingRewrite } from '../../src/dialects/anthropic-to-openai.js';
 import { postJson, rigServer } from '../helpers/llama.js';
+import { setup } from '../helpers/setup.js';
 
 const HEADER = 'x-anthropic-billing-header: cc_version=2.1.63.a43; cc_entrypoint=cli; cch=e2224;';
 
@@ -49,7 +50,7 @@ convert.run();
 // the C++ original, and must count exactly the tokens our conversion leads to.
 let server: LlamaServer | undefined;
 const agree = suite('anthropic-to-openai against llama-server');
-agree.before(async () => { server = await rigServer({ slots: 1, cacheRamMiB: 0 }); });
+setup(agree, async () => { server = await rigServer({ slots: 1, cacheRamMiB: 0 }); });
 agree.after(async () => { await server?.stop(); });
 
 const bodies: Record<string, Record<string, unknown>> = {

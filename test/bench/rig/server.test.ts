@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import type { LlamaServer } from '../../../bench/rig/server.js';
 import { withServerLog } from '../../../bench/rig/server.js';
 import { postJson, rigServer } from '../../helpers/llama.js';
+import { setup } from '../../helpers/setup.js';
 
 /** Some hundreds of tokens of ordinary text, different for each seed. */
 function text(seed: number, words = 300): string {
@@ -27,7 +28,7 @@ const slotAction = (s: LlamaServer, action: string, filename?: string) =>
 // (or from a restored file), so these tests cannot pass by accident.
 let server: LlamaServer | undefined;
 const rig = suite('llama-server rig');
-rig.before(async () => { server = await rigServer({ slots: 1, cacheRamMiB: 0 }); });
+setup(rig, async () => { server = await rigServer({ slots: 1, cacheRamMiB: 0 }); });
 rig.after(async () => { await server?.stop(); });
 const withLog = (body: () => Promise<void>) => withServerLog(() => server, body);
 
