@@ -1,12 +1,15 @@
 // The oracle bound: for each request, the tokens of its prompt that no earlier request to the same
-// model shares as a prefix. No cache can evaluate fewer (a cache holds only what was sent before),
-// so "prompt tokens evaluated ÷ oracle" says how far a configuration is from perfect reuse.
+// model shares as a prefix. A cache holds only what was processed before: earlier prompts and the
+// answers generated after them (a slot keeps both, and the next turn repeats the answer), so the
+// oracle matches against each earlier prompt followed by its answer. "Prompt tokens evaluated ÷
+// oracle" then says how far a configuration is from perfect reuse, and cannot go below 1.
 import { anthropicToOpenAI } from '../src/dialects/anthropic-to-openai.js';
 import type { Dialect } from './trace.js';
 
 /** Tokenizes prompts exactly as a llama-server does for a chat request. */
 export interface PromptTokenizer {
-  tokens(dialect: Dialect, body: Record<string, unknown>): Promise<number[]>;
+  /** The prompt's tokens; with `answer`, the prompt followed by that generated text. */
+  tokens(dialect: Dialect, body: Record<string, unknown>, answer?: string): Promise<number[]>;
 }
 
 /**
@@ -25,11 +28,16 @@ export function llamaServerTokenizer(url: string): PromptTokenizer {
     return JSON.parse(text);
   };
   return {
-    async tokens(dialect, body) {
+    async tokens(dialect, body, answer = '') {
       const chat = dialect === 'anthropic' ? anthropicToOpenAI(body) : body;
       const { prompt } = await post('/apply-template', chat) as { prompt: string };
+      // The rendered prompt ends with the generation prompt, so the answer follows it directly,
+      // as it does in the slot and in the next turn's prompt. Only the prompt is parsed for special
+      // tokens: generated text is text.
       const { tokens } = await post('/tokenize', { content: prompt, add_special: true, parse_special: true }) as { tokens: number[] };
-      return tokens;
+      if (!answer) return tokens;
+      const tail = await post('/tokenize', { content: prompt + answer, add_special: true, parse_special: true }) as { tokens: number[] };
+      return tail.tokens;
     },
   };
 }
@@ -40,32 +48,47 @@ interface TrieNode { children: Map<number, TrieNode> }
 export class PrefixTrie {
   private readonly root: TrieNode = { children: new Map() };
 
-  /** Adds a sequence; returns the length of the longest prefix it shares with any earlier one. */
-  insert(tokens: readonly number[]): number {
+  /** The length of the longest prefix `tokens` shares with any sequence added so far. */
+  match(tokens: readonly number[]): number {
     let node = this.root;
     let shared = 0;
-    let matching = true;
+    for (const token of tokens) {
+      const next = node.children.get(token);
+      if (!next) break;
+      node = next;
+      shared++;
+    }
+    return shared;
+  }
+
+  /** Adds a sequence. */
+  add(tokens: readonly number[]): void {
+    let node = this.root;
     for (const token of tokens) {
       let next = node.children.get(token);
-      if (next) {
-        if (matching) shared++;
-      } else {
-        matching = false;
+      if (!next) {
         next = { children: new Map() };
         node.children.set(token, next);
       }
       node = next;
     }
-    return shared;
   }
 }
 
+/** One request for the oracle: its prompt, and what a cache holds after it (prompt + answer). */
+export interface OracleInput { prompt: readonly number[]; processed: readonly number[] }
+
 /**
- * Oracle counts for prompts in send order (one model): each is its length less the longest
- * prefix an earlier prompt shares, and at least 1, since llama-server always evaluates the last
- * prompt token to get logits even on a full match.
+ * Oracle counts for requests in send order (one model): each prompt's length less the longest
+ * prefix it shares with what an earlier request left in a cache, and at least 1, since
+ * llama-server always evaluates the last prompt token to get logits even on a full match.
  */
-export function oracleCounts(prompts: readonly (readonly number[])[]): number[] {
+export function oracleCounts(requests: readonly OracleInput[]): number[] {
   const trie = new PrefixTrie();
-  return prompts.map((tokens) => Math.max(1, tokens.length - trie.insert(tokens)));
+  return requests.map(({ prompt, processed }) => {
+    const count = Math.max(1, prompt.length - trie.match(prompt));
+    trie.add(prompt);
+    trie.add(processed);
+    return count;
+  });
 }

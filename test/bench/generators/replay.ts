@@ -1,26 +1,18 @@
-// What a replay would send, per bench/trace.ts's rules, with stub answers: lets the generator
-// tests check conversations as the server sees them rather than step by step.
+// What a replay would send, with stub answers: lets the generator tests check conversations as
+// the server sees them rather than step by step. Uses the replayer's own Conversation.
+import { Conversation } from '../../../bench/replay.js';
 import type { Message, TraceSession } from '../../../bench/trace.js';
 
 /** The messages each step of `session` would send, the model's answers stubbed as "answer <step>". */
 export function requestsOf(session: TraceSession): Message[][] {
-  let history: Message[] = [];
-  let answer: Message | null = null;
+  const conversation = new Conversation();
   return session.steps.map((step, i) => {
-    if (step.kind === 'side') return [...step.messages];
-    if (step.kind === 'rewrite') history = [...step.messages];
-    else {
-      if (answer) {
-        const append = step.assistantAppend ?? [];
-        history.push(step.dialect === 'anthropic'
-          ? { ...answer, content: [...(answer.content as unknown[]), ...append] }
-          : answer);
-      }
-      history.push(...step.messages);
-    }
+    const { messages } = conversation.bodyFor(step) as { messages: Message[] };
     const text = `answer ${i}`;
-    answer = step.dialect === 'anthropic' ? { role: 'assistant', content: [{ type: 'text', text }] } : { role: 'assistant', content: text };
-    return [...history];
+    conversation.answered(step, step.dialect === 'anthropic'
+      ? { role: 'assistant', content: [{ type: 'text', text }] }
+      : { role: 'assistant', content: text });
+    return messages;
   });
 }
 

@@ -1,0 +1,205 @@
+// Closed-loop replay of a trace against one base URL (a llama-server, or slotkeeper in front of
+// some). Sessions run concurrently; each sends its steps one after another, waiting its think
+// time first, and puts the answer it actually got into its history, as a real client would.
+import type { RequestRecord } from './results.js';
+import type { Dialect, Message, Trace, TraceStep } from './trace.js';
+
+/** What the replay sent and got back, kept for the oracle (which tokenizes every prompt afterwards). */
+export interface SentRequest { dialect: Dialect; body: Record<string, unknown>; answer: string }
+
+/** Options for replay. */
+export interface ReplayOptions {
+  baseUrl: string;
+  trace: Trace;
+  /** Per-request limit, ms. */
+  requestTimeoutMs?: number;
+  /** Called after every request (progress). */
+  onRecord?: (record: RequestRecord) => void;
+  /** Stops the replay early (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+/** What a replay produced: records and the bodies sent, index for index, in the order they were sent. */
+export interface ReplayResult { records: RequestRecord[]; sent: SentRequest[]; wallMs: number }
+
+/** The route each dialect is sent to. */
+export const ROUTES: Record<Dialect, string> = { openai: '/v1/chat/completions', anthropic: '/v1/messages' };
+
+/** Replays every pass of the trace; resolves when all sessions are done. */
+export async function replay(options: ReplayOptions): Promise<ReplayResult> {
+  const started = performance.now();
+  const out: { record: RequestRecord; sent: SentRequest }[] = [];
+  const passes = options.trace.header.passes ?? 1;
+  for (let pass = 0; pass < passes; pass++) {
+    await Promise.all(options.trace.sessions.map(async (session) => {
+      const conversation = new Conversation();
+      for (const [index, step] of session.steps.entries()) {
+        if (step.thinkMs > 0) await sleep(step.thinkMs, options.signal);
+        options.signal?.throwIfAborted();
+        const body = conversation.bodyFor(step);
+        const startMs = performance.now() - started;
+        const answer = await send(options.baseUrl, step.dialect, body, options.requestTimeoutMs ?? 600_000, options.signal);
+        conversation.answered(step, answer.message);
+        const record: RequestRecord = {
+          session: session.id, step: index, pass, kind: step.kind, dialect: step.dialect,
+          startMs, ttfbMs: answer.ttfbMs, totalMs: answer.totalMs, status: answer.status,
+          ...(answer.error ? { error: answer.error } : {}),
+          promptN: answer.promptN, cacheN: answer.cacheN, oracleN: null,
+        };
+        out.push({ record, sent: { dialect: step.dialect, body, answer: answer.text } });
+        options.onRecord?.(record);
+      }
+    }));
+  }
+  out.sort((a, b) => a.record.startMs - b.record.startMs);
+  return { records: out.map((o) => o.record), sent: out.map((o) => o.sent), wallMs: performance.now() - started };
+}
+
+/** One session's history, moved on by its steps (see the rules in trace.ts). */
+export class Conversation {
+  private history: Message[] = [];
+  private lastAnswer: Message | null = null;
+
+  /** The body to send for a step (every request streams, so time to first byte can be measured). */
+  bodyFor(step: TraceStep): Record<string, unknown> {
+    let messages: Message[];
+    if (step.kind === 'side') {
+      messages = step.messages;
+    } else if (step.kind === 'rewrite') {
+      this.history = [...step.messages];
+      messages = this.history;
+    } else {
+      if (this.lastAnswer) this.history.push(withAppended(this.lastAnswer, step));
+      this.history.push(...step.messages);
+      messages = this.history;
+    }
+    return { ...step.params, messages: [...messages], stream: true };
+  }
+
+  /** Records the answer a step got; side requests leave the conversation as it was. */
+  answered(step: TraceStep, message: Message): void {
+    if (step.kind !== 'side') this.lastAnswer = message;
+  }
+}
+
+/** The previous answer as it stands in the history, with the step's tool calls added to it. */
+function withAppended(answer: Message, step: TraceStep): Message {
+  const extra = step.assistantAppend ?? [];
+  if (extra.length === 0) return answer;
+  if (step.dialect === 'openai') return { ...answer, tool_calls: extra };
+  const blocks = Array.isArray(answer.content) ? answer.content : [];
+  return { ...answer, content: [...blocks, ...extra] };
+}
+
+interface Answer {
+  status: number;
+  /** The generated text. */
+  text: string;
+  error?: string;
+  message: Message;
+  ttfbMs: number;
+  totalMs: number;
+  promptN: number | null;
+  cacheN: number | null;
+}
+
+/** Sends one streaming request and reads the whole stream: the answer text and the server's token counts. */
+async function send(baseUrl: string, dialect: Dialect, body: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<Answer> {
+  const t0 = performance.now();
+  const empty = assistantMessage(dialect, '');
+  let ttfbMs = 0;
+  try {
+    const res = await fetch(`${baseUrl}${ROUTES[dialect]}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(dialect === 'anthropic' ? { 'anthropic-version': '2023-06-01' } : {}) },
+      body: JSON.stringify(body),
+      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
+    });
+    const stream = new SseReader(dialect);
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body ?? []) {
+      if (ttfbMs === 0) ttfbMs = performance.now() - t0;
+      stream.push(decoder.decode(chunk as Uint8Array, { stream: true }));
+    }
+    const totalMs = performance.now() - t0;
+    if (!res.ok) {
+      return { status: res.status, error: stream.raw.slice(0, 300), text: '', message: empty, ttfbMs, totalMs, promptN: null, cacheN: null };
+    }
+    return {
+      status: res.status, ...(stream.error ? { error: stream.error } : {}), text: stream.text,
+      message: assistantMessage(dialect, stream.text), ttfbMs, totalMs, promptN: stream.promptN, cacheN: stream.cacheN,
+    };
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    const totalMs = performance.now() - t0;
+    return { status: 0, error: (err as Error).message, text: '', message: empty, ttfbMs: ttfbMs || totalMs, totalMs, promptN: null, cacheN: null };
+  }
+}
+
+function assistantMessage(dialect: Dialect, text: string): Message {
+  if (dialect === 'openai') return { role: 'assistant', content: text };
+  return { role: 'assistant', content: text ? [{ type: 'text', text }] : [] };
+}
+
+/**
+ * Reads a server-sent-event stream of either dialect: the generated text, and the prompt token
+ * counts (OpenAI: `timings` on the last chunk, a llama-server extension; Anthropic: `usage` in
+ * message_start, where input_tokens excludes the cached ones).
+ */
+export class SseReader {
+  text = '';
+  promptN: number | null = null;
+  cacheN: number | null = null;
+  error: string | null = null;
+  /** The first bytes of the body, for error reports. */
+  raw = '';
+  private buffer = '';
+  private readonly dialect: Dialect;
+
+  constructor(dialect: Dialect) {
+    this.dialect = dialect;
+  }
+
+  push(chunk: string): void {
+    if (this.raw.length < 1000) this.raw += chunk.slice(0, 1000 - this.raw.length);
+    this.buffer += chunk;
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, nl).trim();
+      this.buffer = this.buffer.slice(nl + 1);
+      if (!line.startsWith('data:')) continue;
+      const data = line.slice(5).trim();
+      if (data === '[DONE]' || data === '') continue;
+      try {
+        this.event(JSON.parse(data));
+      } catch {
+        this.error = `unparsable event: ${data.slice(0, 200)}`;
+      }
+    }
+  }
+
+  private event(e: any): void {
+    if (e.error) { this.error = JSON.stringify(e.error).slice(0, 300); return; }
+    if (this.dialect === 'openai') {
+      const delta = e.choices?.[0]?.delta;
+      if (typeof delta?.content === 'string') this.text += delta.content;
+      if (e.timings) { this.promptN = e.timings.prompt_n; this.cacheN = e.timings.cache_n; }
+      return;
+    }
+    if (e.type === 'message_start' && e.message?.usage) {
+      this.promptN = e.message.usage.input_tokens;
+      this.cacheN = e.message.usage.cache_read_input_tokens ?? 0;
+    } else if (e.type === 'content_block_delta' && e.delta?.type === 'text_delta') {
+      this.text += e.delta.text;
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done() { signal?.removeEventListener('abort', onAbort); resolve(); }
+    function onAbort() { clearTimeout(timer); reject(signal!.reason); }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
