@@ -1,0 +1,104 @@
+// Pure figures over one configuration's run: what the table and the plots show.
+import type { ConfigResult, RequestRecord } from '../results.js';
+
+/** The /metrics counters the report reads. */
+export const METRIC = {
+  promptTokens: 'llamacpp:prompt_tokens_total',
+  cachedTokens: 'llamacpp:prompt_tokens_cached_total',
+  promptSeconds: 'llamacpp:prompt_seconds_total',
+} as const;
+
+/** Where a token total came from: the per-request timings, the /metrics delta, or nowhere. */
+export type Source = 'records' | 'metrics' | null;
+
+/** One configuration's figures; latencies in ms, null when there is nothing to measure. */
+export interface Summary {
+  name: string;
+  requests: number;
+  errors: number;
+  /** Prompt tokens llama-server evaluated. */
+  promptEvaluated: number | null;
+  /** 'metrics' when some response lacked timings.prompt_n, so the sum would undercount. */
+  promptSource: Source;
+  cached: number | null;
+  cachedSource: Source;
+  /** The least any cache could have evaluated for the same requests. */
+  oracle: number | null;
+  /** promptEvaluated / oracle: 1 is a perfect cache. */
+  ratio: number | null;
+  ttfbP50: number | null;
+  ttfbP95: number | null;
+  totalP50: number | null;
+  totalP95: number | null;
+  wallMs: number;
+  /** Seconds llama-server spent on prompt processing, from /metrics. */
+  prefillSeconds: number | null;
+}
+
+/**
+ * The p-th percentile (0..100) by nearest rank: the smallest value with at least p% of the
+ * values at or below it. Always one of the inputs, so a p95 of latencies is a latency that
+ * happened. Null for no values.
+ */
+export function percentile(values: readonly number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((Math.min(Math.max(p, 0), 100) / 100) * sorted.length);
+  return sorted[Math.max(rank, 1) - 1] ?? null;
+}
+
+/** True when a request failed: no 2xx status, or the replayer recorded an error. */
+export function isError(record: RequestRecord): boolean {
+  return record.error !== undefined || record.status < 200 || record.status > 299;
+}
+
+/** after − before for one counter, or null when either snapshot lacks it. */
+export function metricDelta(result: ConfigResult, key: string): number | null {
+  const before = result.metricsBefore[key];
+  const after = result.metricsAfter[key];
+  return before === undefined || after === undefined ? null : after - before;
+}
+
+/** Sum of a per-request count, or the /metrics delta when any request lacks it. */
+function total(result: ConfigResult, field: 'promptN' | 'cacheN', metric: string): { value: number | null; source: Source } {
+  const values = result.records.map((r) => r[field]);
+  if (values.every((v) => v !== null)) return { value: sum(values as number[]), source: 'records' };
+  // A failed or timing-less response hides what the server did; its counters still saw it.
+  const delta = metricDelta(result, metric);
+  return delta === null ? { value: null, source: null } : { value: delta, source: 'metrics' };
+}
+
+/** The figures of one configuration. */
+export function summarize(result: ConfigResult): Summary {
+  const { records } = result;
+  const prompt = total(result, 'promptN', METRIC.promptTokens);
+  const cached = total(result, 'cacheN', METRIC.cachedTokens);
+  const oracles = records.map((r) => r.oracleN);
+  // A partial oracle sum would make the ratio look worse than it is: all or nothing.
+  const oracle = records.length > 0 && oracles.every((v) => v !== null) ? sum(oracles as number[]) : null;
+  // Latencies of failed requests measure the failure (a refused connection returns at once).
+  const ok = records.filter((r) => !isError(r));
+  const ttfb = ok.map((r) => r.ttfbMs);
+  const totals = ok.map((r) => r.totalMs);
+  return {
+    name: result.name,
+    requests: records.length,
+    errors: records.length - ok.length,
+    promptEvaluated: prompt.value,
+    promptSource: prompt.source,
+    cached: cached.value,
+    cachedSource: cached.source,
+    oracle,
+    ratio: prompt.value !== null && oracle ? prompt.value / oracle : null,
+    ttfbP50: percentile(ttfb, 50),
+    ttfbP95: percentile(ttfb, 95),
+    totalP50: percentile(totals, 50),
+    totalP95: percentile(totals, 95),
+    wallMs: result.wallMs,
+    prefillSeconds: metricDelta(result, METRIC.promptSeconds),
+  };
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}

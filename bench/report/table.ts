@@ -1,0 +1,63 @@
+// The report's headline: one markdown row per configuration, printed to the terminal too.
+import type { ConfigResult } from '../results.js';
+import { MISSING, formatInt, formatRatio, formatSeconds } from './format.js';
+import { type Source, type Summary, summarize } from './stats.js';
+
+const HEADER = ['configuration', 'requests', 'errors', 'prompt tokens evaluated', '÷ oracle', 'cached tokens', 'TTFB p50 / p95', 'latency p50 / p95', 'wall time'];
+/** Numbers align right, names left. */
+const ALIGN = HEADER.map((_, i) => (i === 0 ? ':---' : '---:'));
+/** Marks a total read from /metrics, explained under the table. */
+const FROM_METRICS = '†';
+
+/** The markdown table of a run, with a note on the oracle (and on totals taken from /metrics) under it. */
+export function markdownTable(results: readonly ConfigResult[]): string {
+  const summaries = results.map(summarize);
+  const lines = [row(HEADER), row(ALIGN), ...summaries.map((s) => row(cells(s)))];
+  return [...lines, '', ...notes(summaries)].join('\n') + '\n';
+}
+
+/** The cells of one configuration's row. */
+function cells(s: Summary): string[] {
+  return [
+    escapeCell(s.name),
+    formatInt(s.requests),
+    formatInt(s.errors),
+    marked(s.promptEvaluated, s.promptSource),
+    formatRatio(s.ratio),
+    marked(s.cached, s.cachedSource),
+    pair(s.ttfbP50, s.ttfbP95),
+    pair(s.totalP50, s.totalP95),
+    s.wallMs > 0 ? `${formatSeconds(s.wallMs)} s` : MISSING,
+  ];
+}
+
+/** The lines under the table. */
+function notes(summaries: readonly Summary[]): string[] {
+  const oracles = [...new Set(summaries.map((s) => s.oracle).filter((o) => o !== null))];
+  const out: string[] = [];
+  if (oracles.length === 0) out.push('Oracle: unknown (the records carry no oracleN).');
+  // Every configuration replays the same trace, so one total is expected; a run cut short differs.
+  else if (oracles.length === 1) out.push(`Oracle: ${formatInt(oracles[0]!)} prompt tokens, the least any cache could have evaluated for this trace; ÷ oracle = evaluated / oracle, 1.00× is perfect reuse.`);
+  else out.push(`Oracle (differs by configuration): ${summaries.map((s) => `${s.name} ${formatInt(s.oracle)}`).join('; ')}.`);
+  if (summaries.some((s) => s.promptSource === 'metrics' || s.cachedSource === 'metrics')) {
+    out.push(`${FROM_METRICS} from the /metrics counters: some responses carried no timings.`);
+  }
+  return out;
+}
+
+function marked(n: number | null, source: Source): string {
+  return source === 'metrics' ? `${formatInt(n)} ${FROM_METRICS}` : formatInt(n);
+}
+
+function pair(p50: number | null, p95: number | null): string {
+  return p50 === null || p95 === null ? MISSING : `${formatSeconds(p50)} / ${formatSeconds(p95)} s`;
+}
+
+function row(values: readonly string[]): string {
+  return `| ${values.join(' | ')} |`;
+}
+
+/** A pipe or a newline in a name would break the row. */
+function escapeCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
