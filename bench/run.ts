@@ -1,0 +1,83 @@
+// Runs one scenario under each configuration: starts the servers, replays the trace closed-loop,
+// computes the oracle, and stops everything. Effects only; the decisions (what to run, with which
+// flags) come from the generators and scale.ts.
+import { ensureLlamaServer } from './rig/llama-cpp.js';
+import { ensureModel } from './rig/model.js';
+import { startLlamaServer } from './rig/server.js';
+import { type OracleInput, type PromptTokenizer, llamaServerTokenizer, oracleCounts } from './oracle.js';
+import { createProgress } from './report/progress.js';
+import { type SentRequest, replay } from './replay.js';
+import type { ConfigResult, RequestRecord } from './results.js';
+import { BENCH_MODEL, type ServerSetup } from './scale.js';
+import { readMetrics } from './server-metrics.js';
+import type { Trace } from './trace.js';
+
+/** One way of serving the trace. Only "llama-server alone" exists until the gateway lands. */
+export interface Configuration {
+  name: string;
+  /** --cache-ram, MiB; undefined leaves llama-server's default. */
+  cacheRamMiB?: number;
+}
+
+/** Where progress lines go. */
+export type Log = (line: string) => void;
+
+/** Replays `trace` once per configuration, one after another, each on fresh servers. */
+export async function runConfigurations(trace: Trace, setup: ServerSetup, configs: Configuration[], log: Log, signal?: AbortSignal): Promise<ConfigResult[]> {
+  const binary = await ensureLlamaServer(log);
+  const model = await ensureModel(BENCH_MODEL, log);
+  const results: ConfigResult[] = [];
+  for (const config of configs) {
+    signal?.throwIfAborted();
+    const server = await startLlamaServer({
+      binary, model, slots: setup.slots, ctx: setup.slots * setup.ctxPerSlot,
+      ...(config.cacheRamMiB !== undefined ? { cacheRamMiB: config.cacheRamMiB } : {}),
+    });
+    try {
+      const metricsBefore = await readMetrics(server.url);
+      const total = trace.sessions.reduce((n, s) => n + s.steps.length, 0) * (trace.header.passes ?? 1);
+      const progress = createProgress({ total, label: config.name });
+      let errors = 0;
+      const result = await replay({
+        baseUrl: server.url, trace, signal,
+        onRecord: (r) => { if (r.error || r.status !== 200) errors++; progress.tick(1, errors ? `${errors} errors` : r.session); },
+      });
+      progress.done();
+      const metricsAfter = await readMetrics(server.url);
+      log(`bench: ${config.name}: computing the oracle over ${result.sent.length} prompts`);
+      await fillOracle(result.records, result.sent, llamaServerTokenizer(server.url));
+      results.push({
+        name: config.name,
+        setup: { slots: setup.slots, ctxPerSlot: setup.ctxPerSlot, cacheRamMiB: config.cacheRamMiB ?? 'default', model: BENCH_MODEL },
+        records: result.records, wallMs: result.wallMs, metricsBefore, metricsAfter,
+      });
+    } catch (err) {
+      process.stderr.write(`\n--- llama-server log ---\n${server.log().slice(-20_000)}\n`);
+      throw err;
+    } finally {
+      await server.stop();
+    }
+  }
+  return results;
+}
+
+/**
+ * Sets each record's oracleN. Records and bodies are in send order; prompts are grouped by the
+ * model they asked for, since only requests to the same model can share a cache.
+ */
+async function fillOracle(records: RequestRecord[], sent: SentRequest[], tokenizer: PromptTokenizer): Promise<void> {
+  const byModel = new Map<string, number[]>();
+  sent.forEach((s, i) => {
+    const model = String(s.body.model ?? '');
+    byModel.set(model, [...(byModel.get(model) ?? []), i]);
+  });
+  for (const indices of byModel.values()) {
+    const inputs: OracleInput[] = [];
+    for (const i of indices) {
+      const { dialect, body, answer } = sent[i]!;
+      const prompt = await tokenizer.tokens(dialect, body);
+      inputs.push({ prompt, processed: answer ? await tokenizer.tokens(dialect, body, answer) : prompt });
+    }
+    oracleCounts(inputs).forEach((n, k) => { records[indices[k]!]!.oracleN = n; });
+  }
+}
