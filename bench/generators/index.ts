@@ -1,6 +1,8 @@
-// The scenarios the benchmark knows, with their presets. `quick` replays in about 2-3 minutes on
-// the 2-core rig (at most ~100k prompt tokens sent, at ~700 prefill tokens/s with no cache
-// at all); `full` is what notes quote (400-800k tokens, 10-20 minutes without a cache). The
+// The scenarios the benchmark knows, with their presets, sized to what the rig's bench model
+// really prefills on 2 cores: ~450-500 tokens/s on a fresh context, ~225 tokens/s deeper in (CPU
+// attention grows with context). `quick` sends at most ~60k prompt tokens, so both
+// configurations of a scenario finish in about 5 minutes even when nothing is reused; `full`,
+// what notes quote, sends 150-250k (10-15 minutes per configuration without a cache). The
 // figures come from sentTokens; test/bench/generators/index.test.ts holds the presets to them.
 import type { Trace } from '../trace.js';
 import * as agent from './agent.js';
@@ -24,28 +26,28 @@ export interface Scenario<P extends object = object> {
 const teamScenario: Scenario<team.TeamParams> = {
   generate: team.generate,
   quick: { users: 5, turns: 4, contextTokens: 2500 },
-  full: { users: 10, turns: 10, contextTokens: 3500 },
+  full: { users: 8, turns: 6, contextTokens: 3000 },
   description: 'more chat users than slots, each with a private document or file; think times between turns; title and summary side requests',
 };
 
 const agentScenario: Scenario<agent.AgentParams> = {
   generate: agent.generate,
-  quick: { sessions: 3, minTurns: 6, maxTurns: 6, systemTokens: 1500, toolOutputTokens: 1200, summarizeEvery: 4 },
-  full: { sessions: 4, minTurns: 5, maxTurns: 50, toolOutputTokens: 1500, summarizeEvery: 6 },
+  quick: { sessions: 3, minTurns: 4, maxTurns: 4, systemTokens: 1200, toolOutputTokens: 600, summarizeEvery: 3 },
+  full: { sessions: 4, minTurns: 5, maxTurns: 16, toolOutputTokens: 900, summarizeEvery: 6 },
   description: 'Claude-Code-shaped coding agents: long system prompt with a per-request billing header, tools, tool results, summaries that replace the history',
 };
 
 const sharedPrefixScenario: Scenario<sharedPrefix.SharedPrefixParams> = {
   generate: sharedPrefix.generate,
   quick: { users: 6, sharedTokens: 3000, turns: 3 },
-  full: { users: 16, sharedTokens: 4000, turns: 6 },
+  full: { users: 10, sharedTokens: 4000, turns: 4 },
   description: "users of one assistant whose long system prompt holds a customer's documents; short private histories",
 };
 
 const rerunScenario: Scenario<rerun.RerunParams> = {
   generate: rerun.generate,
   quick: { tasks: 16, promptTokens: 2000 },
-  full: { tasks: 72, promptTokens: 3200 },
+  full: { tasks: 32, promptTokens: 3000 },
   description: 'a temperature-0 evaluation suite of independent single-turn tasks, replayed twice',
 };
 

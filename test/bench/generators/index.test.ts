@@ -5,8 +5,8 @@ import { traceToJsonl } from '../../../bench/trace.js';
 
 /** The prefill rate of the 2-core rig with the bench model, tokens/s, that the presets are sized for. */
 const PREFILL_PER_S = 700;
-const QUICK_MAX = 100_000;
-const FULL_RANGE = [400_000, 800_000] as const;
+const QUICK_MAX = 70_000;
+const FULL_RANGE = [150_000, 250_000] as const;
 const names = Object.keys(scenarios);
 
 const index = suite('generators');
