@@ -12,12 +12,13 @@ import { EXPECTED_COMMIT } from './rig/llama-cpp.js';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 
-const USAGE = `usage: npm run bench -- <scenario> [--quick] [--seed N] [--set key=value ...] [--out DIR]
+const USAGE = `usage: npm run bench -- <scenario> [--quick] [--servers N] [--seed N] [--set key=value ...] [--out DIR]
 
 scenarios:
 ${Object.entries(scenarios).map(([name, s]) => `  ${name.padEnd(14)} ${s.description}`).join('\n')}
 
   --quick      the small preset (a few minutes); without it, the full preset that notes quote
+  --servers N  N llama-servers with the same flags, requests spread round-robin (default 1)
   --seed N     trace seed (default 1)
   --set k=v    a generator parameter on top of the preset (numbers and JSON accepted)
   --out DIR    where the report goes (default bench/results/<scenario>-<preset>-<time>)`;
@@ -29,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv, allowPositionals: true,
     options: {
       quick: { type: 'boolean' }, seed: { type: 'string' }, set: { type: 'string', multiple: true },
-      out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      out: { type: 'string' }, servers: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const name = positionals[0];
@@ -37,17 +38,20 @@ async function main(argv: string[]): Promise<number> {
   const quick = values.quick ?? false;
   const overrides = Object.fromEntries((values.set ?? []).map(parseSetting));
   const trace = generateScenario(name, { quick, seed: values.seed ? Number(values.seed) : undefined, overrides });
-  const setup = serverSetup(trace, quick);
+  const servers = values.servers ? Number(values.servers) : 1;
+  if (!Number.isInteger(servers) || servers < 1) throw new Error(`--servers wants a whole number from 1, got '${values.servers}'`);
+  const setup = serverSetup(trace, quick, servers);
+  const fleet = servers > 1 ? ` × ${servers} servers, round-robin` : '';
   const preset = quick ? 'quick' : 'full';
   const out = values.out ?? join('bench', 'results', `${name}-${preset}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(out, { recursive: true });
   writeTrace(join(out, 'trace.jsonl'), trace);
 
   const configs: Configuration[] = [
-    { name: `llama-server alone, --cache-ram default (${DEFAULT_CACHE_RAM_MIB} MiB)` },
-    { name: `llama-server alone, --cache-ram ${setup.scaledCacheRamMiB} MiB (~${SCALED_CONTEXTS} contexts)`, cacheRamMiB: setup.scaledCacheRamMiB },
+    { name: `llama-server alone${fleet}, --cache-ram default (${DEFAULT_CACHE_RAM_MIB} MiB)` },
+    { name: `llama-server alone${fleet}, --cache-ram ${setup.scaledCacheRamMiB} MiB (~${SCALED_CONTEXTS} contexts)`, cacheRamMiB: setup.scaledCacheRamMiB },
   ];
-  log(`bench: ${name} (${preset}), ${setup.slots} slots × ${setup.ctxPerSlot} tokens, largest prompt ~${setup.largestPromptTokens} tokens`);
+  log(`bench: ${name} (${preset}), ${servers} server(s) of ${setup.slots} slots × ${setup.ctxPerSlot} tokens, largest prompt ~${setup.largestPromptTokens} tokens`);
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort(new Error('interrupted')));
   const results = await runConfigurations(trace, setup, configs, log, abort.signal);

@@ -9,7 +9,9 @@ export interface SentRequest { dialect: Dialect; body: Record<string, unknown>; 
 
 /** Options for replay. */
 export interface ReplayOptions {
-  baseUrl: string;
+  /** Where requests go: several base URLs are used round-robin, request by request, the way a
+   * plain load balancer spreads them without regard for what each server has cached. */
+  baseUrls: readonly string[];
   trace: Trace;
   /** Per-request limit, ms. */
   requestTimeoutMs?: number;
@@ -30,6 +32,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   const started = performance.now();
   const out: { record: RequestRecord; sent: SentRequest }[] = [];
   const passes = options.trace.header.passes ?? 1;
+  if (options.baseUrls.length === 0) throw new Error('replay: no base URL');
+  let sentCount = 0;
   for (let pass = 0; pass < passes; pass++) {
     await Promise.all(options.trace.sessions.map(async (session) => {
       const conversation = new Conversation();
@@ -38,10 +42,11 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
         options.signal?.throwIfAborted();
         const body = conversation.bodyFor(step);
         const startMs = performance.now() - started;
-        const answer = await send(options.baseUrl, step.dialect, body, options.requestTimeoutMs ?? 600_000, options.signal);
+        const server = sentCount++ % options.baseUrls.length;
+        const answer = await send(options.baseUrls[server]!, step.dialect, body, options.requestTimeoutMs ?? 600_000, options.signal);
         conversation.answered(step, answer.message);
         const record: RequestRecord = {
-          session: session.id, step: index, pass, kind: step.kind, dialect: step.dialect,
+          session: session.id, step: index, pass, kind: step.kind, dialect: step.dialect, server,
           startMs, ttfbMs: answer.ttfbMs, totalMs: answer.totalMs, status: answer.status,
           ...(answer.error ? { error: answer.error } : {}),
           promptN: answer.promptN, cacheN: answer.cacheN, oracleN: null,

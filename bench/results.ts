@@ -10,6 +10,8 @@ export interface RequestRecord {
   pass: number;
   kind: 'turn' | 'side' | 'rewrite';
   dialect: Dialect;
+  /** Which server (index into the configuration's servers) answered. */
+  server: number;
   /** When it was sent, ms since the configuration's replay started. */
   startMs: number;
   /** Time to the first byte of the response body, ms. */

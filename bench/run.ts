@@ -3,13 +3,22 @@
 // flags) come from the generators and scale.ts.
 import { ensureLlamaServer } from './rig/llama-cpp.js';
 import { ensureModel } from './rig/model.js';
-import { startLlamaServer } from './rig/server.js';
+import { type LlamaServer, startLlamaServer } from './rig/server.js';
 import { type OracleInput, type PromptTokenizer, llamaServerTokenizer, oracleCounts } from './oracle.js';
 import { createProgress } from './report/progress.js';
 import { type SentRequest, replay } from './replay.js';
 import type { ConfigResult, RequestRecord } from './results.js';
 import { BENCH_MODEL, type ServerSetup } from './scale.js';
 import { readMetrics } from './server-metrics.js';
+
+/** /metrics of every server, summed: a fleet's counters are the sum of its servers'. */
+async function readAllMetrics(urls: readonly string[]): Promise<Record<string, number>> {
+  const sum: Record<string, number> = {};
+  for (const m of await Promise.all(urls.map(readMetrics))) {
+    for (const [key, value] of Object.entries(m)) sum[key] = (sum[key] ?? 0) + value;
+  }
+  return sum;
+}
 import type { Trace } from './trace.js';
 
 /** One way of serving the trace. Only "llama-server alone" exists until the gateway lands. */
@@ -29,33 +38,38 @@ export async function runConfigurations(trace: Trace, setup: ServerSetup, config
   const results: ConfigResult[] = [];
   for (const config of configs) {
     signal?.throwIfAborted();
-    const server = await startLlamaServer({
+    const servers = await Promise.all(Array.from({ length: setup.servers }, () => startLlamaServer({
       binary, model, slots: setup.slots, ctx: setup.slots * setup.ctxPerSlot,
       ...(config.cacheRamMiB !== undefined ? { cacheRamMiB: config.cacheRamMiB } : {}),
-    });
+    }).catch((err: Error) => err)));
     try {
-      const metricsBefore = await readMetrics(server.url);
+      const failed = servers.find((s): s is Error => s instanceof Error);
+      if (failed) throw failed;
+      const running = servers as LlamaServer[];
+      const urls = running.map((s) => s.url);
+      const metricsBefore = await readAllMetrics(urls);
       const total = trace.sessions.reduce((n, s) => n + s.steps.length, 0) * (trace.header.passes ?? 1);
       const progress = createProgress({ total, label: config.name });
       let errors = 0;
       const result = await replay({
-        baseUrl: server.url, trace, signal,
+        baseUrls: urls, trace, signal,
         onRecord: (r) => { if (r.error || r.status !== 200) errors++; progress.tick(1, errors ? `${errors} errors` : r.session); },
+      }).catch((err: Error) => {
+        for (const s of running) process.stderr.write(`\n--- llama-server log (${s.url}) ---\n${s.log().slice(-20_000)}\n`);
+        throw err;
       });
       progress.done();
-      const metricsAfter = await readMetrics(server.url);
+      const metricsAfter = await readAllMetrics(urls);
       log(`bench: ${config.name}: computing the oracle over ${result.sent.length} prompts`);
-      await fillOracle(result.records, result.sent, llamaServerTokenizer(server.url));
+      // Every server runs the same model, so any one tokenizes for all.
+      await fillOracle(result.records, result.sent, llamaServerTokenizer(urls[0]!));
       results.push({
         name: config.name,
-        setup: { slots: setup.slots, ctxPerSlot: setup.ctxPerSlot, cacheRamMiB: config.cacheRamMiB ?? 'default', model: BENCH_MODEL },
+        setup: { servers: setup.servers, slots: setup.slots, ctxPerSlot: setup.ctxPerSlot, cacheRamMiB: config.cacheRamMiB ?? 'default', model: BENCH_MODEL },
         records: result.records, wallMs: result.wallMs, metricsBefore, metricsAfter,
       });
-    } catch (err) {
-      process.stderr.write(`\n--- llama-server log ---\n${server.log().slice(-20_000)}\n`);
-      throw err;
     } finally {
-      await server.stop();
+      await Promise.all(servers.map((s) => (s instanceof Error ? undefined : s.stop())));
     }
   }
   return results;

@@ -26,6 +26,9 @@ export const DEFAULT_CACHE_RAM_MIB = 8192;
 
 /** The llama-server flags a scenario runs with. */
 export interface ServerSetup {
+  /** How many llama-servers, each with these flags. */
+  servers: number;
+  /** Slots per server. */
   slots: number;
   /** Context per slot (-c is slots × this): the largest prompt and its answer, with room to spare. */
   ctxPerSlot: number;
@@ -36,12 +39,12 @@ export interface ServerSetup {
 }
 
 /** Derives the server setup from the trace itself, so overrides that grow contexts grow the server too. */
-export function serverSetup(trace: Trace, quick: boolean): ServerSetup {
+export function serverSetup(trace: Trace, quick: boolean, servers = 1): ServerSetup {
   const slots = SLOTS[trace.header.scenario]?.[quick ? 'quick' : 'full'] ?? 2;
   const { maxPromptTokens } = estimateReplay(trace);
   // Estimates are within ~5 % (bench/generators/tokens.ts); 1.3x plus 512 for the answer is safe.
   const ctxPerSlot = Math.max(4096, Math.ceil((maxPromptTokens * 1.3 + 512) / 1024) * 1024);
   const kv = kvBytesPerToken(presetParams(BENCH_MODEL));
   const scaledCacheRamMiB = Math.max(16, Math.ceil((SCALED_CONTEXTS * maxPromptTokens * kv) / 2 ** 20));
-  return { slots, ctxPerSlot, scaledCacheRamMiB, largestPromptTokens: maxPromptTokens };
+  return { servers, slots, ctxPerSlot, scaledCacheRamMiB, largestPromptTokens: maxPromptTokens };
 }

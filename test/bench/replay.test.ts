@@ -92,7 +92,7 @@ live('sessions run concurrently, closed-loop, in both dialects, with token count
     ],
   };
   const seen: string[] = [];
-  const result = await replay({ baseUrl: server!.url, trace, onRecord: (r) => seen.push(`${r.session}/${r.pass}/${r.step}`) });
+  const result = await replay({ baseUrls: [server!.url], trace, onRecord: (r) => seen.push(`${r.session}/${r.pass}/${r.step}`) });
   assert.is(result.records.length, 8);
   assert.is(seen.length, 8);
   for (const r of result.records) {
@@ -115,3 +115,29 @@ live('sessions run concurrently, closed-loop, in both dialects, with token count
 }));
 
 live.run();
+
+// Several servers: requests are spread round-robin, blind to what each has cached.
+let fleet: LlamaServer[] = [];
+const spread = suite('replay across servers');
+setup(spread, async () => { fleet = await Promise.all([rigServer({ cacheRamMiB: 0 }), rigServer({ cacheRamMiB: 0 })]); });
+spread.after(async () => { await Promise.all(fleet.map((s) => s.stop())); });
+
+spread('requests alternate between the servers in send order', withServerLog(() => fleet[0], async () => {
+  const params = { max_tokens: 2, temperature: 0 };
+  const trace: Trace = {
+    header: { scenario: 'test', seed: 1, params: {} },
+    sessions: [{ id: 'one', steps: ['a', 'b', 'c', 'd', 'e'].map((q) => step('turn', q, { params })) }],
+  };
+  const before = await Promise.all(fleet.map((s) => fetch(`${s.url}/metrics`).then((r) => r.text())));
+  const result = await replay({ baseUrls: fleet.map((s) => s.url), trace });
+  assert.equal(result.records.map((r) => r.server), [0, 1, 0, 1, 0]);
+  assert.ok(result.records.every((r) => r.status === 200));
+  // Each server really answered its share: its request counter moved.
+  const processed = await Promise.all(fleet.map(async (s, i) => {
+    const count = (text: string) => Number(/^llamacpp:n_decode_total (\S+)/m.exec(text)?.[1] ?? 0);
+    return count(await fetch(`${s.url}/metrics`).then((r) => r.text())) - count(before[i]!);
+  }));
+  assert.ok(processed.every((n) => n > 0), `decode calls per server: ${processed}`);
+}));
+
+spread.run();

@@ -4,7 +4,7 @@ import type { ConfigResult, RequestRecord } from '../../../bench/results.js';
 /** A successful request; override what a test cares about. */
 export function record(overrides: Partial<RequestRecord> = {}): RequestRecord {
   return {
-    session: 's0', step: 0, pass: 0, kind: 'turn', dialect: 'openai',
+    session: 's0', step: 0, pass: 0, kind: 'turn', dialect: 'openai', server: 0,
     startMs: 0, ttfbMs: 100, totalMs: 1000, status: 200,
     promptN: 10, cacheN: 0, oracleN: 10,
     ...overrides,
