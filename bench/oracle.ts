@@ -6,10 +6,13 @@
 import { anthropicToOpenAI } from '../src/dialects/anthropic-to-openai.js';
 import type { Dialect } from './trace.js';
 
+/** One request for the oracle: its prompt, and what a cache holds after it (prompt + answer). */
+export interface OracleInput { prompt: readonly number[]; processed: readonly number[] }
+
 /** Tokenizes prompts exactly as a llama-server does for a chat request. */
 export interface PromptTokenizer {
-  /** The prompt's tokens; with `answer`, the prompt followed by that generated text. */
-  tokens(dialect: Dialect, body: Record<string, unknown>, answer?: string): Promise<number[]>;
+  /** The prompt's tokens, and the prompt followed by the generated `answer` (the prompt alone without one). */
+  tokens(dialect: Dialect, body: Record<string, unknown>, answer?: string): Promise<OracleInput>;
 }
 
 /**
@@ -34,10 +37,10 @@ export function llamaServerTokenizer(url: string): PromptTokenizer {
       // The rendered prompt ends with the generation prompt, so the answer follows it directly,
       // as it does in the slot and in the next turn's prompt. Only the prompt is parsed for special
       // tokens: generated text is text.
-      const { tokens } = await post('/tokenize', { content: prompt, add_special: true, parse_special: true }) as { tokens: number[] };
-      if (!answer) return tokens;
-      const tail = await post('/tokenize', { content: prompt + answer, add_special: true, parse_special: true }) as { tokens: number[] };
-      return tail.tokens;
+      const tokenize = async (content: string) =>
+        (await post('/tokenize', { content, add_special: true, parse_special: true }) as { tokens: number[] }).tokens;
+      const tokens = await tokenize(prompt);
+      return { prompt: tokens, processed: answer ? await tokenize(prompt + answer) : tokens };
     },
   };
 }
@@ -74,9 +77,6 @@ export class PrefixTrie {
     }
   }
 }
-
-/** One request for the oracle: its prompt, and what a cache holds after it (prompt + answer). */
-export interface OracleInput { prompt: readonly number[]; processed: readonly number[] }
 
 /**
  * Oracle counts for requests in send order (one model): each prompt's length less the longest

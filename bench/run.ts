@@ -89,8 +89,7 @@ async function fillOracle(records: RequestRecord[], sent: SentRequest[], tokeniz
     const inputs: OracleInput[] = [];
     for (const i of indices) {
       const { dialect, body, answer } = sent[i]!;
-      const prompt = await tokenizer.tokens(dialect, body);
-      inputs.push({ prompt, processed: answer ? await tokenizer.tokens(dialect, body, answer) : prompt });
+      inputs.push(await tokenizer.tokens(dialect, body, answer));
     }
     oracleCounts(inputs).forEach((n, k) => { records[indices[k]!]!.oracleN = n; });
   }

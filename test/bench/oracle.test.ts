@@ -52,10 +52,9 @@ exact('prompt plus answer tokenizes to what the slot holds, which the next turn 
   const first = { messages: [{ role: 'user', content: 'Describe the cache.' }], max_tokens: 8, temperature: 0 };
   const res = await postJson<{ choices: [{ message: { content: string } }] }>(`${server!.url}/v1/chat/completions`, first);
   const answer = res.choices[0].message.content;
-  const processed = await tokenizer.tokens('openai', first, answer);
+  const { prompt, processed } = await tokenizer.tokens('openai', first, answer);
   const next = { messages: [...first.messages, { role: 'assistant', content: answer }, { role: 'user', content: 'More.' }], max_tokens: 1, temperature: 0 };
-  const nextTokens = await tokenizer.tokens('openai', next);
-  const prompt = await tokenizer.tokens('openai', first);
+  const { prompt: nextTokens } = await tokenizer.tokens('openai', next);
   const [, oracle] = oracleCounts([{ prompt, processed }, { prompt: nextTokens, processed: nextTokens }]);
   const [, promptsOnly] = oracleCounts([{ prompt, processed: prompt }, { prompt: nextTokens, processed: nextTokens }]);
   assert.ok(answer.length > 0 && oracle! < promptsOnly!, `the answer counts as cached (${oracle} < ${promptsOnly})`);
@@ -69,7 +68,7 @@ exact('an OpenAI chat prompt has as many tokens as the server processed', withSe
     messages: [{ role: 'system', content: 'You review code.' }, { role: 'user', content: 'Is `let x = 1;` fine?' }],
     max_tokens: 2, temperature: 0,
   };
-  const tokens = await llamaServerTokenizer(server!.url).tokens('openai', body);
+  const { prompt: tokens } = await llamaServerTokenizer(server!.url).tokens('openai', body);
   const res = await postJson<{ timings: { prompt_n: number; cache_n: number } }>(`${server!.url}/v1/chat/completions`, body);
   assert.is(tokens.length, res.timings.prompt_n + res.timings.cache_n);
 }));
@@ -85,7 +84,7 @@ exact('an Anthropic prompt too, billing header and tool blocks included', withSe
       { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'a.txt\nb.txt' }] },
     ],
   };
-  const tokens = await llamaServerTokenizer(server!.url).tokens('anthropic', body);
+  const { prompt: tokens } = await llamaServerTokenizer(server!.url).tokens('anthropic', body);
   const res = await postJson<{ usage: { input_tokens: number; cache_read_input_tokens: number } }>(`${server!.url}/v1/messages`, body);
   assert.is(tokens.length, res.usage.input_tokens + res.usage.cache_read_input_tokens);
 }));

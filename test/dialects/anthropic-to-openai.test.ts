@@ -71,7 +71,7 @@ const bodies: Record<string, Record<string, unknown>> = {
 for (const [name, body] of Object.entries(bodies)) {
   agree(`same prompt as llama-server: ${name}`, withServerLog(() => server, async () => {
     const anthropic = { model: 'x', max_tokens: 1, temperature: 0, ...body };
-    const tokens = await llamaServerTokenizer(server!.url).tokens('anthropic', anthropic);
+    const { prompt: tokens } = await llamaServerTokenizer(server!.url).tokens('anthropic', anthropic);
     const { input_tokens } = await postJson<{ input_tokens: number }>(`${server!.url}/v1/messages/count_tokens`, { model: 'x', ...body });
     assert.is(tokens.length, input_tokens);
     // Token for token: the converted body fills the only slot, then llama-server's own conversion
