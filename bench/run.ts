@@ -47,6 +47,7 @@ export async function runConfigurations(trace: Trace, setup: ServerSetup, config
       if (failed) throw failed;
       const running = servers as LlamaServer[];
       const urls = running.map((s) => s.url);
+      log(`bench: ${config.name}: replaying on ${urls.join(', ')}`);
       const metricsBefore = await readAllMetrics(urls);
       const total = trace.sessions.reduce((n, s) => n + s.steps.length, 0) * (trace.header.passes ?? 1);
       const progress = createProgress({ total, label: config.name });
