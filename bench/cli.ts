@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateScenario, scenarios } from './generators/index.js';
+import { isError } from './report/stats.js';
 import { writeReport } from './report/write.js';
 import { writeTrace } from './trace.js';
 import { type Configuration, runConfigurations } from './run.js';
@@ -66,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
     ],
   });
   process.stdout.write(`\n${table}\nreport: ${join(out, 'report.md')}\n`);
-  return results.some((r) => r.records.some((x) => x.status !== 200 || x.error)) ? 1 : 0;
+  return results.some((r) => r.records.some(isError)) ? 1 : 0;
 }
 
 function parseSetting(setting: string): [string, unknown] {

@@ -5,7 +5,9 @@ import { ensureLlamaServer } from './rig/llama-cpp.js';
 import { ensureModel } from './rig/model.js';
 import { type LlamaServer, startLlamaServer } from './rig/server.js';
 import { type OracleInput, type PromptTokenizer, llamaServerTokenizer, oracleCounts } from './oracle.js';
+import { estimateReplay } from './generators/index.js';
 import { createProgress } from './report/progress.js';
+import { isError } from './report/stats.js';
 import { type SentRequest, replay } from './replay.js';
 import type { ConfigResult, RequestRecord } from './results.js';
 import { BENCH_MODEL, type ServerSetup } from './scale.js';
@@ -49,12 +51,11 @@ export async function runConfigurations(trace: Trace, setup: ServerSetup, config
       const urls = running.map((s) => s.url);
       log(`bench: ${config.name}: replaying on ${urls.join(', ')}`);
       const metricsBefore = await readAllMetrics(urls);
-      const total = trace.sessions.reduce((n, s) => n + s.steps.length, 0) * (trace.header.passes ?? 1);
-      const progress = createProgress({ total, label: config.name });
+      const progress = createProgress({ total: estimateReplay(trace).requests, label: config.name });
       let errors = 0;
       const result = await replay({
         baseUrls: urls, trace, signal,
-        onRecord: (r) => { if (r.error || r.status !== 200) errors++; progress.tick(1, errors ? `${errors} errors` : r.session); },
+        onRecord: (r) => { if (isError(r)) errors++; progress.tick(1, errors ? `${errors} errors` : r.session); },
       }).catch((err: Error) => {
         for (const s of running) process.stderr.write(`\n--- llama-server log (${s.url}) ---\n${s.log().slice(-20_000)}\n`);
         throw err;

@@ -9,7 +9,7 @@
 // "previous answer" is the assistant message the last turn/rewrite of this session got back, with
 // step.assistantAppend (e.g. tool_use blocks) added to it, the way an agent's history records a
 // tool call after the model's text. The first turn of a session has no previous answer.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 
 /** Which API a request speaks: OpenAI chat completions or Anthropic messages. */
 export type Dialect = 'openai' | 'anthropic';
@@ -75,9 +75,4 @@ export function traceFromJsonl(text: string): Trace {
 /** Writes a trace file. */
 export function writeTrace(path: string, trace: Trace): void {
   writeFileSync(path, traceToJsonl(trace));
-}
-
-/** Reads a trace file. */
-export function readTrace(path: string): Trace {
-  return traceFromJsonl(readFileSync(path, 'utf8'));
 }

@@ -40,7 +40,8 @@ export function tokensPerRequestSvg(results: readonly ConfigResult[]): string {
     colour: colourOf(i),
     segments: segmentsOf(order.map((key) => byKey[i]!.get(key)?.promptN ?? null)),
   }));
-  // The oracle depends on the trace alone: take it from whichever configuration has the request.
+  // Configurations' oracles differ only where their closed-loop answers differed (the oracle counts
+  // earlier answers as cached): draw the first configuration's, filling gaps from the others.
   const oracle = order.map((key) => byKey.map((m) => m.get(key)?.oracleN).find((v) => v !== undefined && v !== null) ?? null);
   if (oracle.some((v) => v !== null)) series.push({ label: 'oracle (least any cache could evaluate)', colour: '#555555', dashed: true, segments: segmentsOf(oracle) });
   return linePlot({

@@ -36,7 +36,8 @@ function notes(summaries: readonly Summary[]): string[] {
   const oracles = [...new Set(summaries.map((s) => s.oracle).filter((o) => o !== null))];
   const out: string[] = [];
   if (oracles.length === 0) out.push('Oracle: unknown (the records carry no oracleN).');
-  // Every configuration replays the same trace, so one total is expected; a run cut short differs.
+  // Every configuration replays the same trace, but the oracle also counts earlier answers, and
+  // those can differ between configurations, so the totals can too.
   else if (oracles.length === 1) out.push(`Oracle: ${formatInt(oracles[0]!)} prompt tokens, the least any cache could have evaluated for this trace; ÷ oracle = evaluated / oracle, 1.00× is perfect reuse.`);
   else out.push(`Oracle (differs by configuration): ${summaries.map((s) => `${s.name} ${formatInt(s.oracle)}`).join('; ')}.`);
   if (summaries.some((s) => s.promptSource === 'metrics' || s.cachedSource === 'metrics')) {

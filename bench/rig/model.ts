@@ -204,6 +204,8 @@ export function toF16(value: number): number {
   return sign | (half + (rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? 1 : 0));
 }
 
+// Its own generator rather than bench/generators' Rng: this loop wants raw 32-bit draws, 100M
+// times, and any change here changes every model's weights (and the baselines measured on them).
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
