@@ -2,6 +2,7 @@
 // The `slotkeeper` command. Parses flags, starts the gateway and stops it on SIGINT/SIGTERM.
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { withDefaults } from './config/config.js';
 import { defaults } from './defaults.js';
 import { startGateway } from './gateway.js';
 import { onShutdownSignal } from './runtime/signals.js';
@@ -57,9 +58,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(host: string, port: number): Promise<number> {
-  const gateway = await startGateway({
-    host,
-    port,
+  const gateway = await startGateway(withDefaults({ host, port }), {
     onError: (err, requestId) => console.error(`slotkeeper: request ${requestId ?? '(unknown)'} failed:`, err),
   });
   process.stdout.write(`slotkeeper listening on ${gateway.url}\n`);

@@ -12,4 +12,27 @@ export const defaults = {
   bodyLimitBytes: 32 * MiB,
   /** A running gateway exports process metrics (CPU, memory, event loop lag) next to its own. */
   defaultMetrics: true,
+  /** Waiters for slots, gateway-wide: enough for a team, small enough to say "busy" early. */
+  queueLength: 256,
+  /** A long agent prefill can hold a slot for minutes; waiting longer than this is not useful. */
+  queueTimeoutMs: 300_000,
+  /** Headers come after prefill, which takes minutes on long prompts and slow machines. */
+  upstreamHeadersTimeoutMs: 600_000,
+  /** Tokens are produced every few hundred ms even on CPU; a minute of silence is a dead stream. */
+  upstreamIdleTimeoutMs: 60_000,
+  queueOrder: 'fair',
+  /** One second of waiting forgives one second of expected work: nothing starves. */
+  agingMsPerSecond: 1000,
+  probeIntervalMs: 5_000,
+  probeTimeoutMs: 2_000,
+  /** About 60–80 tokens: fine enough for prefix matching, small enough for 1 MB prompts. */
+  blockChars: 256,
+  /** SGLang router's defaults (balance_abs_threshold 32, balance_rel_threshold 1.5) scaled to a few slots. */
+  balanceAbsThreshold: 4,
+  balanceRelThreshold: 1.5,
+  /**
+   * llama-server's --cache-ram defaults to 8192 MiB; at ~0.1 MB of KV per token (a 30B model)
+   * that is ~80k tokens. Servers run with another value say so in config.
+   */
+  ramCacheTokens: 80_000,
 } as const;

@@ -5,13 +5,24 @@
 export const errorStatus = {
   invalid_json: 400,
   invalid_request: 400,
+  unauthorized: 401,
   not_found: 404,
+  model_not_found: 404,
   method_not_allowed: 405,
   body_too_large: 413,
+  // Every waiter slot is taken: come back later (Retry-After says when).
+  queue_full: 429,
   // nginx's convention for "client closed request"; never seen by that client, but logged.
   client_closed_request: 499,
   internal_error: 500,
   not_implemented: 501,
+  // An upstream could not be reached or broke the connection: the failure is slotkeeper's view of it.
+  upstream_unreachable: 502,
+  // No server of the fleet is ready for the request's model.
+  no_upstream: 503,
+  // The request waited longer than limits.queueTimeoutMs for a slot.
+  queue_timeout: 503,
+  upstream_timeout: 504,
 } as const;
 
 /** A stable error code. */
@@ -33,12 +44,15 @@ export class SlotkeeperError extends Error {
   readonly code: ErrorCode;
   /** HTTP status the code maps to. */
   readonly status: number;
+  /** Extra response headers the error calls for (Retry-After on 429, WWW-Authenticate on 401). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
     super(message, options);
     this.name = 'SlotkeeperError';
     this.code = code;
     this.status = errorStatus[code];
+    this.headers = options?.headers ?? {};
   }
 }
 
@@ -79,9 +93,10 @@ export interface AnthropicErrorBody {
   error: { type: string; message: string };
 }
 
-/** A rendered error: the status to send and the JSON body. */
+/** A rendered error: the status to send, extra headers and the JSON body. */
 export interface ErrorResponse {
   status: number;
+  headers: Readonly<Record<string, string>>;
   body: OpenAIErrorBody | AnthropicErrorBody;
 }
 
@@ -95,7 +110,7 @@ export function renderError(err: unknown, dialect: ErrorDialect = 'openai'): Err
     ? err
     : new SlotkeeperError('internal_error', 'slotkeeper: internal error', { cause: err });
   const body = dialect === 'anthropic' ? renderAnthropic(known) : renderOpenAI(known);
-  return { status: known.status, body };
+  return { status: known.status, headers: known.headers, body };
 }
 
 function renderOpenAI(err: SlotkeeperError): OpenAIErrorBody {
@@ -111,6 +126,7 @@ const anthropicTypes: Readonly<Record<number, string>> = {
   404: 'not_found_error',
   413: 'request_too_large',
   429: 'rate_limit_error',
+  503: 'overloaded_error',
   529: 'overloaded_error',
 };
 

@@ -1,16 +1,14 @@
 // Composition root: builds the real metrics, ids and pool, wires them into the app and serves it.
 import { createApp } from './app.js';
+import type { Config } from './config/config.js';
 import { defaults } from './defaults.js';
 import { createMetrics } from './metrics.js';
 import { createRequestIds } from './request-id.js';
 import { listen, type RunningServer } from './runtime/http-server.js';
 import { createWorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 
-/** Options for {@link startGateway}; everything falls back to `defaults`. */
+/** How the gateway runs, beside its {@link Config}. */
 export interface GatewayOptions {
-  host?: string;
-  port?: number;
-  bodyLimitBytes?: number;
   pool?: WorkerPoolOptions;
   /** Collect prom-client's process metrics too. */
   defaultMetrics?: boolean;
@@ -27,21 +25,21 @@ export interface Gateway {
 }
 
 /** Starts slotkeeper: pool, app and HTTP server. */
-export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
+export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? defaults.defaultMetrics });
   const pool = createWorkerPool(options.pool);
   const app = createApp({
     metrics,
     ids: createRequestIds(),
     pool,
-    bodyLimitBytes: options.bodyLimitBytes ?? defaults.bodyLimitBytes,
+    bodyLimitBytes: config.limits.bodyBytes,
     onError: options.onError,
   });
   let server: RunningServer;
   try {
     server = await listen(app, {
-      host: options.host ?? defaults.host,
-      port: options.port ?? defaults.port,
+      host: config.host,
+      port: config.port,
       onError: (err) => options.onError?.(err, undefined),
     });
   } catch (err) {

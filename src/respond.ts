@@ -21,6 +21,7 @@ export function sendError(res: ServerResponse, err: unknown, dialect: ErrorDiale
     res.destroy();
     return;
   }
-  const { status, body } = renderError(err, dialect);
+  const { status, headers, body } = renderError(err, dialect);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   sendJson(res, status, body);
 }

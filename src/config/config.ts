@@ -1,0 +1,107 @@
+// The shape of slotkeeper's configuration: what the loader (config/load.ts) produces from the
+// config file, the environment and the flags, and what the gateway is built from.
+import { defaults } from '../defaults.js';
+
+/** One llama-server (or llama-swap) the gateway forwards to. */
+export interface UpstreamConfig {
+  /** Base URL, e.g. `http://127.0.0.1:8080` (no trailing slash). */
+  url: string;
+  /** Slot count override; by default discovered from the server's /props `total_slots`. */
+  slots?: number;
+  /**
+   * Tokens the server's `--cache-ram` holds, for the prefix index's model of it; 0 when the
+   * server runs with `--cache-ram 0`. By default estimated (see defaults.ramCacheTokens).
+   */
+  ramCacheTokens?: number;
+  /** Sent as `Authorization: Bearer` to this upstream (llama-server's --api-key); never the gateway's own token. */
+  apiKey?: string;
+}
+
+/** Order in which waiters for a busy slot are served. */
+export type QueueOrder = 'fair' | 'shortest-first';
+
+/** Everything the gateway is configured with; the loader fills every field. */
+export interface Config {
+  host: string;
+  port: number;
+  upstreams: UpstreamConfig[];
+  /** Alias → model id served by the fleet (e.g. `gpt-4o: qwen2.5-coder`). */
+  aliases: Record<string, string>;
+  /** Model that requests naming an unknown model go to; null: only when the fleet serves one model. */
+  defaultModel: string | null;
+  /** Required for a non-loopback host; checked against `Authorization: Bearer` or `x-api-key`. */
+  authToken: string | null;
+  limits: {
+    /** Largest request body, bytes (413 beyond). */
+    bodyBytes: number;
+    /** Requests waiting for a slot, gateway-wide (429 beyond). */
+    queueLength: number;
+    /** Longest wait for a slot, ms (503 after). */
+    queueTimeoutMs: number;
+    /** Longest wait for an upstream's response headers, ms (504 after); prefill happens before them. */
+    upstreamHeadersTimeoutMs: number;
+    /** Longest silence while an upstream streams its body, ms (the stream is cut after). */
+    upstreamIdleTimeoutMs: number;
+  };
+  queue: {
+    order: QueueOrder;
+    /** shortest-first: a waiter's expected work counts as this many ms less per second waited. */
+    agingMsPerSecond: number;
+  };
+  fleet: {
+    /** How often every upstream is probed, ms. */
+    probeIntervalMs: number;
+    /** How long one probe may take, ms. */
+    probeTimeoutMs: number;
+  };
+  scheduler: {
+    /** Characters per hashed block of the canonical prompt. */
+    blockChars: number;
+    /**
+     * Cross-server balance (SGLang's cache-aware router): load is unbalanced when the busiest
+     * server's queue exceeds the idlest's by both this many requests and this ratio; then the
+     * least loaded server wins regardless of cache.
+     */
+    balanceAbsThreshold: number;
+    balanceRelThreshold: number;
+  };
+  /** Log one line per request to stderr. */
+  verbose: boolean;
+}
+
+/** A config where any field may be left out; {@link withDefaults} fills the rest. */
+export type PartialConfig = Partial<Omit<Config, 'limits' | 'queue' | 'fleet' | 'scheduler'>> & {
+  limits?: Partial<Config['limits']>;
+  queue?: Partial<Config['queue']>;
+  fleet?: Partial<Config['fleet']>;
+  scheduler?: Partial<Config['scheduler']>;
+};
+
+/** Fills every missing field from `defaults`. No validation: the loader validates first. */
+export function withDefaults(partial: PartialConfig = {}): Config {
+  return {
+    host: partial.host ?? defaults.host,
+    port: partial.port ?? defaults.port,
+    upstreams: partial.upstreams ?? [],
+    aliases: partial.aliases ?? {},
+    defaultModel: partial.defaultModel ?? null,
+    authToken: partial.authToken ?? null,
+    limits: {
+      bodyBytes: defaults.bodyLimitBytes,
+      queueLength: defaults.queueLength,
+      queueTimeoutMs: defaults.queueTimeoutMs,
+      upstreamHeadersTimeoutMs: defaults.upstreamHeadersTimeoutMs,
+      upstreamIdleTimeoutMs: defaults.upstreamIdleTimeoutMs,
+      ...partial.limits,
+    },
+    queue: { order: defaults.queueOrder, agingMsPerSecond: defaults.agingMsPerSecond, ...partial.queue },
+    fleet: { probeIntervalMs: defaults.probeIntervalMs, probeTimeoutMs: defaults.probeTimeoutMs, ...partial.fleet },
+    scheduler: {
+      blockChars: defaults.blockChars,
+      balanceAbsThreshold: defaults.balanceAbsThreshold,
+      balanceRelThreshold: defaults.balanceRelThreshold,
+      ...partial.scheduler,
+    },
+    verbose: partial.verbose ?? false,
+  };
+}
