@@ -35,4 +35,9 @@ export const defaults = {
    * that is ~80k tokens. Servers run with another value say so in config.
    */
   ramCacheTokens: 80_000,
+  /**
+   * A slot's content loses half its chance of being reused every this many ms idle: a team's
+   * think time is minutes, an agent's seconds; after ten idle minutes a context is worth half.
+   */
+  reuseHalfLifeMs: 600_000,
 } as const;

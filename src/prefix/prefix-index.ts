@@ -1,0 +1,133 @@
+// What each slot of each server is believed to hold, and each server's RAM prompt cache. Beliefs
+// come from what the gateway sent; they are corrected from ground truth: every response's
+// timings say how many prompt tokens were really reused (see recordOutcome).
+import { type Chain, EMPTY_CHAIN, commonBlocks } from './chain.js';
+import { type CachedPrompt, RamCache } from './ram-cache.js';
+
+/** What one slot is believed to hold. */
+export interface SlotContent {
+  /** Chain of the last prompt processed there (the generated answer follows it in the KV). */
+  chain: Chain;
+  /** Tokens in the KV: prompt and answer, as the last response reported them. */
+  tokens: number;
+  /** When it was last used (clock ms). */
+  lastUsedMs: number;
+}
+
+/** How a request was expected to reuse a server's cache, and by what source. */
+export interface ExpectedReuse {
+  /** Blocks of the request's chain the source covers. */
+  blocks: number;
+  source: 'slot' | 'ram' | 'none';
+  /** The RAM entry expected to be loaded, for correction. */
+  ramEntry?: CachedPrompt;
+}
+
+/** What a finished request taught us. */
+export interface Outcome {
+  server: number;
+  slot: number;
+  chain: Chain;
+  /** Tokens now in the slot (prompt + generated), from timings or usage. */
+  tokens: number;
+  expected: ExpectedReuse;
+  /** Tokens really reused (timings.cache_n); null when the response did not say. */
+  reusedTokens: number | null;
+  /** Tokens the expectation amounts to, at the server's tokens-per-block. */
+  expectedTokens: number;
+  nowMs: number;
+}
+
+/** A disagreement between belief and truth, for the corrections metric. */
+export type Correction = 'overestimate' | 'underestimate' | null;
+
+interface ServerEntry {
+  slots: Map<number, SlotContent>;
+  ram: RamCache;
+}
+
+/** The gateway's beliefs about every server's caches. Memory is bounded by slots and RamCache. */
+export class PrefixIndex {
+  private readonly servers = new Map<number, ServerEntry>();
+
+  /** Starts (or restarts, forgetting everything) tracking a server. */
+  resetServer(server: number, ramCacheTokens: number): void {
+    this.servers.set(server, { slots: new Map(), ram: new RamCache(ramCacheTokens) });
+  }
+
+  /** Stops tracking a server. */
+  dropServer(server: number): void {
+    this.servers.delete(server);
+  }
+
+  /** The slot's believed content, if any. */
+  slot(server: number, slot: number): SlotContent | undefined {
+    return this.servers.get(server)?.slots.get(slot);
+  }
+
+  /** The server's RAM cache belief. */
+  ram(server: number): RamCache | undefined {
+    return this.servers.get(server)?.ram;
+  }
+
+  /**
+   * Reuse a request with `chain` can expect if it lands on `slot` of `server`, following
+   * llama-server's rule: the slot's own content is used when the request keeps at least half of
+   * it (f_keep ≥ 0.5); otherwise the slot is saved to RAM and the best RAM entry that keeps at
+   * least a quarter of itself is loaded if it matches more.
+   */
+  expectedReuse(server: number, slot: number, chain: Chain): ExpectedReuse {
+    const entry = this.servers.get(server);
+    if (!entry) return { blocks: 0, source: 'none' };
+    const content = entry.slots.get(slot);
+    const own = content ? commonBlocks(content.chain, chain) : 0;
+    if (content && own * 2 >= content.chain.length && own > 0) return { blocks: own, source: 'slot' };
+    const best = entry.ram.best(chain);
+    if (best && best.blocks * 4 >= best.entry.chain.length && best.blocks > own) {
+      return { blocks: best.blocks, source: 'ram', ramEntry: best.entry };
+    }
+    return own > 0 ? { blocks: own, source: 'slot' } : { blocks: 0, source: 'none' };
+  }
+
+  /**
+   * A request is about to start on `slot`: mirrors llama-server's RAM-cache updates (idle slots
+   * are saved when a task starts; the chosen slot is saved when the request keeps less than half).
+   * `busy` tells which slots are processing (they are not saved).
+   */
+  dispatch(server: number, slot: number, chain: Chain, busy: (slot: number) => boolean): void {
+    const entry = this.servers.get(server);
+    if (!entry) return;
+    const content = entry.slots.get(slot);
+    if (content && commonBlocks(content.chain, chain) * 2 < content.chain.length) {
+      entry.ram.save({ chain: content.chain, tokens: content.tokens });
+    }
+    for (const [id, other] of entry.slots) {
+      if (id !== slot && !busy(id)) entry.ram.save({ chain: other.chain, tokens: other.tokens });
+    }
+  }
+
+  /**
+   * Records a finished request: the slot now holds its prompt and answer. Compares what was
+   * expected to be reused with what was, corrects the RAM belief when an entry proved absent,
+   * and says whether belief and truth disagreed by more than `toleranceTokens`.
+   */
+  recordOutcome(outcome: Outcome, toleranceTokens: number): Correction {
+    const entry = this.servers.get(outcome.server);
+    if (!entry) return null;
+    entry.slots.set(outcome.slot, { chain: outcome.chain, tokens: outcome.tokens, lastUsedMs: outcome.nowMs });
+    const { expected } = outcome;
+    if (expected.source === 'ram' && expected.ramEntry) entry.ram.touch(expected.ramEntry);
+    if (outcome.reusedTokens === null) return null;
+    const diff = outcome.reusedTokens - outcome.expectedTokens;
+    if (diff < -toleranceTokens) {
+      if (expected.source === 'ram' && expected.ramEntry) entry.ram.forget(expected.ramEntry);
+      return 'overestimate';
+    }
+    return diff > toleranceTokens ? 'underestimate' : null;
+  }
+
+  /** Forgets a slot's content (its request failed midway, so what it holds is unknown). */
+  forgetSlot(server: number, slot: number): void {
+    this.servers.get(server)?.slots.set(slot, { chain: EMPTY_CHAIN, tokens: 0, lastUsedMs: 0 });
+  }
+}

@@ -1,0 +1,104 @@
+// A model of one llama-server's host-RAM prompt cache (--cache-ram, on by default at 8 GiB).
+// llama-server saves a slot's state there before a request overwrites most of it, and saves every
+// idle slot when a new task starts (--cache-idle-slots, on by default); it loads the best entry
+// back into the slot a request lands on when that slot's own content keeps less than half
+// (tools/server/server-context.cpp get_available_slot, server-task.cpp server_prompt_cache::load;
+// llama.cpp de3ff815ea7d). We cannot see that cache, so we keep a bounded belief about it: LRU by
+// tokens, corrected when a response's cache_n says an entry was not there.
+import { type Chain, commonBlocks } from './chain.js';
+
+/** A prompt state the server is believed to hold in RAM. */
+export interface CachedPrompt {
+  chain: Chain;
+  tokens: number;
+}
+
+/** The best entry for a request and how many of its blocks it covers. */
+export interface RamMatch {
+  entry: CachedPrompt;
+  blocks: number;
+}
+
+// Entries are whole KV states of a few MB to GB; a few dozen is more than any RAM budget holds,
+// and it bounds the scan per request.
+const MAX_ENTRIES = 64;
+
+/** The belief about one server's RAM prompt cache. */
+export class RamCache {
+  // Least recently used first.
+  private entries: CachedPrompt[] = [];
+  private tokens = 0;
+  private readonly capacityTokens: number;
+
+  constructor(capacityTokens: number) {
+    this.capacityTokens = capacityTokens;
+  }
+
+  /** Tokens believed held. */
+  get heldTokens(): number {
+    return this.tokens;
+  }
+
+  /** Number of entries believed held. */
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /**
+   * Records that the server saved `prompt`. Like llama-server, an entry the new one extends is
+   * replaced, and an entry that already covers it only becomes most recent.
+   */
+  save(prompt: CachedPrompt): void {
+    if (this.capacityTokens <= 0 || prompt.chain.length === 0) return;
+    // llama-server skips states bigger than the whole cache.
+    if (prompt.tokens > this.capacityTokens) return;
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const entry = this.entries[i]!;
+      const shared = commonBlocks(entry.chain, prompt.chain);
+      if (shared === prompt.chain.length && entry.chain.length >= prompt.chain.length) {
+        this.entries.splice(i, 1);
+        this.entries.push(entry);
+        return;
+      }
+      if (shared === entry.chain.length) this.remove(i);
+    }
+    this.entries.push(prompt);
+    this.tokens += prompt.tokens;
+    while (this.tokens > this.capacityTokens || this.entries.length > MAX_ENTRIES) this.remove(0);
+  }
+
+  /** The entry sharing most blocks with `chain`, if any shares one. */
+  best(chain: Chain): RamMatch | null {
+    let best: RamMatch | null = null;
+    for (const entry of this.entries) {
+      const blocks = commonBlocks(entry.chain, chain);
+      if (blocks > 0 && (best === null || blocks > best.blocks)) best = { entry, blocks };
+    }
+    return best;
+  }
+
+  /** Marks `entry` as just used (the server loaded it). */
+  touch(entry: CachedPrompt): void {
+    const i = this.entries.indexOf(entry);
+    if (i === -1) return;
+    this.entries.splice(i, 1);
+    this.entries.push(entry);
+  }
+
+  /** Forgets `entry`: the ground truth said the server did not have it. */
+  forget(entry: CachedPrompt): void {
+    const i = this.entries.indexOf(entry);
+    if (i !== -1) this.remove(i);
+  }
+
+  /** Forgets everything (the server restarted). */
+  clear(): void {
+    this.entries = [];
+    this.tokens = 0;
+  }
+
+  private remove(i: number): void {
+    const [removed] = this.entries.splice(i, 1);
+    if (removed) this.tokens -= removed.tokens;
+  }
+}

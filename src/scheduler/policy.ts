@@ -1,0 +1,153 @@
+// The scheduler: a pure function from a request's analysis and a snapshot of the fleet to a
+// decision (which server, which slots are acceptable, what reuse to expect). No I/O, no clock:
+// everything it knows arrives in its arguments, so tests drive it with tables of situations.
+import type { Chain } from '../prefix/chain.js';
+import type { ExpectedReuse, SlotContent } from '../prefix/prefix-index.js';
+import { type CostParams, blockTokens, evictionCostMs, prefillMs, promptTokens } from './cost-model.js';
+import type { Rates } from './rates.js';
+
+/** The request, as the worker analysed it. */
+export interface RequestView {
+  chain: Chain;
+  promptChars: number;
+  maxTokens: number | null;
+  /** The client's own id_slot, honoured when that slot exists. */
+  clientSlot: number | null;
+}
+
+/** One slot, as the gateway sees it now. */
+export interface SlotView {
+  slot: number;
+  /** Lease key, `${server}/${slot}`. */
+  key: string;
+  busy: boolean;
+  /** Expected ms until the current holder and the waiters already queued for it are done. */
+  waitMs: number;
+  content: SlotContent | undefined;
+  /** What this request would reuse here (PrefixIndex.expectedReuse). */
+  reuse: ExpectedReuse;
+  /** True when the content also exists elsewhere (another slot, or fully in the RAM cache). */
+  copiedElsewhere: boolean;
+}
+
+/** One ready server serving the request's model. */
+export interface ServerView {
+  server: number;
+  slots: SlotView[];
+  rates: Rates;
+  /** Requests holding or waiting for this server's slots. */
+  load: number;
+  params: CostParams;
+}
+
+/** Cross-server balance thresholds (SGLang's cache-aware router). */
+export interface BalanceParams {
+  absThreshold: number;
+  relThreshold: number;
+}
+
+/** Why the decision was made, for the decisions metric. */
+export type DecisionKind = 'prefix_hit' | 'ram_hit' | 'cold' | 'balance' | 'pinned';
+
+/** One scored choice. */
+export interface Choice {
+  server: number;
+  slot: number;
+  key: string;
+  reuse: ExpectedReuse;
+  /** Tokens the reuse is expected to amount to. */
+  reuseTokens: number;
+  /** Tokens left to prefill. */
+  prefillTokens: number;
+  /** Expected wait for the slot to be free. */
+  waitMs: number;
+  /** Expected time to first token: wait + prefill. */
+  ttftMs: number;
+  /** Expected future prefill lost by overwriting what the slot holds. */
+  evictionMs: number;
+  /** ttftMs + evictionMs: lower is better. */
+  score: number;
+}
+
+/** The scheduler's answer. */
+export interface Decision {
+  kind: DecisionKind;
+  best: Choice;
+  /** Lease keys acceptable for this request, best first: the queue grants the first one free. */
+  keys: string[];
+  /** The choice behind each key. */
+  choices: Map<string, Choice>;
+}
+
+// Alternatives whose cost without waiting is this close to the best one are as good: a request
+// waiting for a busy slot takes whichever of them frees first.
+const ALTERNATIVE_MARGIN_MS = 250;
+const ALTERNATIVE_MARGIN_RATIO = 0.1;
+
+/**
+ * Chooses where a request goes. Among servers, the cache is followed while load is balanced and
+ * the load when it is not; among slots, the lowest expected time to first token plus the value
+ * destroyed by overwriting, so a short side request takes an empty or stale slot rather than a
+ * long hot context. Returns null when no server has a slot.
+ */
+export function schedule(request: RequestView, servers: readonly ServerView[], nowMs: number, balance: BalanceParams): Decision | null {
+  let candidates = servers.filter((s) => s.slots.length > 0);
+  if (candidates.length === 0) return null;
+
+  let kind: DecisionKind | null = null;
+  if (request.clientSlot !== null) {
+    const pinned = candidates.filter((s) => s.slots.some((v) => v.slot === request.clientSlot));
+    if (pinned.length > 0) {
+      kind = 'pinned';
+      candidates = pinned.map((s) => ({ ...s, slots: s.slots.filter((v) => v.slot === request.clientSlot) }));
+    }
+  }
+  if (kind === null && candidates.length > 1 && imbalanced(candidates, balance)) {
+    const least = Math.min(...candidates.map((s) => s.load));
+    candidates = candidates.filter((s) => s.load === least);
+    kind = 'balance';
+  }
+
+  const choices: Choice[] = [];
+  for (const server of candidates) {
+    for (const view of server.slots) choices.push(score(request, server, view, nowMs));
+  }
+  choices.sort((a, b) => a.score - b.score || a.server - b.server || a.slot - b.slot);
+  const best = choices[0]!;
+  kind ??= best.reuse.source === 'slot' ? 'prefix_hit' : best.reuse.source === 'ram' ? 'ram_hit' : 'cold';
+
+  const keys = [best.key];
+  const bestWithoutWait = best.score - best.waitMs;
+  const margin = Math.max(ALTERNATIVE_MARGIN_MS, bestWithoutWait * ALTERNATIVE_MARGIN_RATIO);
+  if (best.waitMs > 0) {
+    for (const c of choices.slice(1)) {
+      if (c.score - c.waitMs <= bestWithoutWait + margin) keys.push(c.key);
+    }
+  }
+  return { kind, best, keys, choices: new Map(choices.map((c) => [c.key, c])) };
+}
+
+function score(request: RequestView, server: ServerView, view: SlotView, nowMs: number): Choice {
+  const { rates, params } = server;
+  const total = promptTokens(request.promptChars, rates);
+  const cap = view.reuse.source === 'ram' ? view.reuse.ramEntry?.tokens ?? Infinity : view.content?.tokens ?? 0;
+  // llama-server always evaluates at least the last prompt token.
+  const reuseTokens = Math.min(blockTokens(view.reuse.blocks, params, rates, cap), Math.max(0, total - 1));
+  const prefillTokens = Math.max(1, total - reuseTokens);
+  const ttftMs = view.waitMs + prefillMs(prefillTokens, rates);
+  // Extending what the slot holds (llama-server keeps it when at least half survives) destroys nothing.
+  const extendsContent = view.reuse.source === 'slot' && view.content !== undefined && view.reuse.blocks * 2 >= view.content.chain.length;
+  const evictionMs = extendsContent ? 0 : evictionCostMs(view.content, nowMs, params, rates, view.copiedElsewhere);
+  return {
+    server: server.server, slot: view.slot, key: view.key, reuse: view.reuse,
+    reuseTokens, prefillTokens, waitMs: view.waitMs, ttftMs, evictionMs, score: ttftMs + evictionMs,
+  };
+}
+
+/** SGLang's rule: unbalanced when the busiest exceeds the idlest by both thresholds. */
+function imbalanced(servers: readonly ServerView[], balance: BalanceParams): boolean {
+  const loads = servers.map((s) => s.load);
+  const max = Math.max(...loads);
+  const min = Math.min(...loads);
+  return max - min > balance.absThreshold && max > min * balance.relThreshold;
+}

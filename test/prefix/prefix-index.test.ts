@@ -1,0 +1,73 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PrefixIndex } from '../../src/prefix/prefix-index.js';
+
+const chain = (...values: number[]) => Float64Array.from(values);
+const test = suite('prefix/prefix-index');
+
+function indexWith(ramTokens = 10_000): PrefixIndex {
+  const index = new PrefixIndex();
+  index.resetServer(0, ramTokens);
+  return index;
+}
+
+const done = (index: PrefixIndex, slot: number, c: Float64Array, tokens: number) =>
+  index.recordOutcome({ server: 0, slot, chain: c, tokens, expected: { blocks: 0, source: 'none' }, reusedTokens: null, expectedTokens: 0, nowMs: 1 }, 10);
+
+test('a slot holding a prefix of the request is reused from the slot', () => {
+  const index = indexWith();
+  done(index, 0, chain(1, 2, 3), 300);
+  assert.equal(index.expectedReuse(0, 0, chain(1, 2, 3, 4)), { blocks: 3, source: 'slot' });
+  assert.equal(index.expectedReuse(0, 1, chain(1, 2, 3, 4)), { blocks: 0, source: 'none' });
+});
+
+test('when the request keeps less than half of the slot, a better RAM entry is expected to load', () => {
+  const index = indexWith();
+  done(index, 0, chain(1, 2, 3, 4, 5, 6), 600);
+  index.dispatch(0, 0, chain(9), () => false); // overwritten: llama-server saves it to RAM first
+  done(index, 0, chain(9), 100);
+  const reuse = index.expectedReuse(0, 0, chain(1, 2, 3, 4, 5, 6, 7));
+  assert.is(reuse.source, 'ram');
+  assert.is(reuse.blocks, 6);
+  // An entry the request keeps less than a quarter of is not loaded (llama-server's f_keep < 0.25).
+  assert.is(index.expectedReuse(0, 0, chain(1, 8)).source, 'none');
+});
+
+test('idle slots are saved to RAM when a task starts (--cache-idle-slots)', () => {
+  const index = indexWith();
+  done(index, 1, chain(4, 5), 200);
+  index.dispatch(0, 0, chain(1), (slot) => slot === 2);
+  assert.is(index.ram(0)?.best(chain(4, 5))?.blocks, 2);
+});
+
+test('an overestimate from RAM forgets the entry; tolerances decide corrections', () => {
+  const index = indexWith();
+  done(index, 0, chain(1, 2, 3, 4), 400);
+  index.dispatch(0, 0, chain(9), () => false);
+  done(index, 0, chain(9), 100);
+  const expected = index.expectedReuse(0, 0, chain(1, 2, 3, 4, 5));
+  const outcome = { server: 0, slot: 0, chain: chain(1, 2, 3, 4, 5), tokens: 500, expected, expectedTokens: 400, nowMs: 2 };
+  assert.is(index.recordOutcome({ ...outcome, reusedTokens: 395 }, 10), null);
+  assert.is(index.recordOutcome({ ...outcome, reusedTokens: 0 }, 10), 'overestimate');
+  assert.is(index.ram(0)?.best(chain(1, 2, 3, 4, 5)), null, 'the entry that proved absent is forgotten');
+  assert.is(index.recordOutcome({ ...outcome, expected: { blocks: 0, source: 'none' }, expectedTokens: 0, reusedTokens: 300 }, 10), 'underestimate');
+  assert.is(index.recordOutcome({ ...outcome, reusedTokens: null }, 10), null);
+});
+
+test('the slot holds the last request after recordOutcome; resetServer forgets everything', () => {
+  const index = indexWith();
+  done(index, 0, chain(1, 2), 200);
+  done(index, 0, chain(3), 100);
+  assert.equal(Array.from(index.slot(0, 0)!.chain), [3]);
+  index.resetServer(0, 10_000);
+  assert.is(index.slot(0, 0), undefined);
+  assert.equal(index.expectedReuse(0, 0, chain(3)), { blocks: 0, source: 'none' });
+});
+
+test('unknown servers expect nothing and record nothing', () => {
+  const index = new PrefixIndex();
+  assert.equal(index.expectedReuse(5, 0, chain(1)), { blocks: 0, source: 'none' });
+  assert.is(done(index, 0, chain(1), 10), null);
+});
+
+test.run();

@@ -1,0 +1,60 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RamCache } from '../../src/prefix/ram-cache.js';
+
+const chain = (...values: number[]) => Float64Array.from(values);
+const test = suite('prefix/ram-cache');
+
+test('best finds the entry sharing most blocks', () => {
+  const ram = new RamCache(10_000);
+  ram.save({ chain: chain(1, 2, 3), tokens: 300 });
+  ram.save({ chain: chain(7, 8), tokens: 200 });
+  assert.is(ram.best(chain(1, 2, 9))?.blocks, 2);
+  assert.is(ram.best(chain(7, 8, 9))?.entry.tokens, 200);
+  assert.is(ram.best(chain(5)), null);
+});
+
+test('a longer save of the same prompt replaces the shorter one; a covered save only refreshes', () => {
+  const ram = new RamCache(10_000);
+  ram.save({ chain: chain(1, 2), tokens: 200 });
+  ram.save({ chain: chain(1, 2, 3), tokens: 300 });
+  assert.is(ram.size, 1);
+  assert.is(ram.heldTokens, 300);
+  ram.save({ chain: chain(1, 2), tokens: 200 });
+  assert.is(ram.size, 1);
+  assert.is(ram.heldTokens, 300);
+});
+
+test('bounded by tokens, least recently used out first; touch refreshes', () => {
+  const ram = new RamCache(1_000);
+  ram.save({ chain: chain(1), tokens: 400 });
+  ram.save({ chain: chain(2), tokens: 400 });
+  ram.touch(ram.best(chain(1))!.entry);
+  ram.save({ chain: chain(3), tokens: 400 });
+  assert.is(ram.heldTokens, 800);
+  assert.ok(ram.best(chain(1)), 'touched entry survives');
+  assert.is(ram.best(chain(2)), null, 'least recently used is gone');
+});
+
+test('states bigger than the cache and a zero-capacity cache hold nothing', () => {
+  const small = new RamCache(100);
+  small.save({ chain: chain(1), tokens: 101 });
+  assert.is(small.size, 0);
+  const none = new RamCache(0);
+  none.save({ chain: chain(1), tokens: 1 });
+  assert.is(none.size, 0);
+});
+
+test('forget and clear', () => {
+  const ram = new RamCache(1_000);
+  ram.save({ chain: chain(1), tokens: 100 });
+  ram.save({ chain: chain(2), tokens: 100 });
+  ram.forget(ram.best(chain(1))!.entry);
+  assert.is(ram.size, 1);
+  assert.is(ram.heldTokens, 100);
+  ram.clear();
+  assert.is(ram.size, 0);
+  assert.is(ram.heldTokens, 0);
+});
+
+test.run();
