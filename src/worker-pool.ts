@@ -1,8 +1,9 @@
 // The worker pool: a Piscina pool running workers/analyze, behind a typed facade that owns the
-// transfer of request bodies into the worker.
+// transfer of request bodies into the worker (and of the forwarded body and hashes back out).
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { AnalyzeResult, AnalyzeTask } from '../workers/analyze.js';
+import type { AnalyzeResult, AnalyzeTask, Route } from '../workers/analyze.js';
+import { defaults } from './defaults.js';
 
 /** Piscina options a caller may set; the worker filename is not one of them. */
 export type WorkerPoolOptions = Pick<
@@ -10,13 +11,24 @@ export type WorkerPoolOptions = Pick<
   'minThreads' | 'maxThreads' | 'idleTimeout' | 'maxQueue' | 'atomics'
 >;
 
+/** How to analyze one body; every field is optional. */
+export interface AnalyzeOptions {
+  /** Where the prompt is: chat `messages` or a completion `prompt`. Default 'chat'. */
+  route?: Route;
+  /** Block size of the chained prompt hashes, in UTF-16 code units. Default defaults.blockChars. */
+  blockChars?: number;
+  /** Rejects the task with an AbortError; a running task's worker is terminated. */
+  signal?: AbortSignal;
+}
+
 /** Runs CPU-bound request work off the main thread. */
 export interface WorkerPool {
   /**
-   * Parses a request body in a worker. The buffer is transferred: it is detached (length 0)
-   * on this side once the call is made, so callers must not reuse it.
+   * Analyzes a request body in a worker. The buffer is transferred: it is detached (length 0)
+   * on this side once the call is made, so callers must not reuse it. A success carries it back
+   * as `forward` (the same bytes, not copied) unless the body had to be re-serialized.
    */
-  analyze(body: ArrayBuffer, signal?: AbortSignal): Promise<AnalyzeResult>;
+  analyze(body: ArrayBuffer, options?: AnalyzeOptions): Promise<AnalyzeResult>;
   /** Stops every worker; pending tasks are rejected. */
   destroy(): Promise<void>;
 }
@@ -38,9 +50,18 @@ function transferList(...items: ArrayBuffer[]): TransferList {
 export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
   const piscina = new Piscina<AnalyzeTask, AnalyzeResult>({ ...options, filename: analyzeWorker });
   return {
-    analyze(body, signal) {
+    analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal } = {}) {
+      // The facade validates; the worker trusts its task (a bad blockChars would loop forever).
+      if (route !== 'chat' && route !== 'completions') {
+        return Promise.reject(new TypeError(`route must be 'chat' or 'completions', got ${String(route)}`));
+      }
+      if (!Number.isInteger(blockChars) || blockChars < 1) {
+        return Promise.reject(new TypeError(`blockChars must be a positive integer, got ${String(blockChars)}`));
+      }
       // transferList, not Piscina.move: move() only unwraps the task itself, not a field of it.
-      return piscina.run({ body }, { transferList: transferList(body), signal: signal ?? null });
+      // The result needs no unwrapping here: the worker's move() is undone on its side, so what
+      // arrives is a plain AnalyzeResult whose ArrayBuffer and Float64Array live in this thread.
+      return piscina.run({ body, route, blockChars }, { transferList: transferList(body), signal: signal ?? null });
     },
     destroy: () => piscina.destroy(),
   };

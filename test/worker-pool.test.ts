@@ -1,9 +1,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createWorkerPool, type WorkerPool } from '../src/worker-pool.js';
+import { analyzeRequest, type AnalyzeResult, type AnalyzeSuccess } from '../workers/analyze.js';
 import { setup } from './helpers/setup.js';
 
 const encode = (text: string) => new TextEncoder().encode(text).buffer;
+const ok = (result: AnalyzeResult): AnalyzeSuccess => {
+  if (!result.ok) throw new Error(`expected success, got ${result.code}: ${result.message}`);
+  return result;
+};
 
 let pool: WorkerPool;
 const workers = suite('worker-pool');
@@ -17,17 +22,52 @@ workers.after(async () => {
 });
 
 workers('a task round-trips through the worker', async () => {
-  const result = await pool.analyze(encode('{"model":"llama","stream":true}'));
-  assert.equal(result, { ok: true, model: 'llama', stream: true, bytes: 31 });
+  const text = '{"model":"llama","stream":true,"messages":[{"role":"user","content":"hi"}]}';
+  const result = ok(await pool.analyze(encode(text)));
+  assert.is(result.model, 'llama');
+  assert.is(result.stream, true);
+  assert.is(result.bytes, text.length);
+  // Same answer as in-process, with the default route and blockChars.
+  const local = ok(analyzeRequest({ body: encode(text), route: 'chat', blockChars: 256 }));
+  assert.is(result.fullHash, local.fullHash);
+  assert.is(result.promptChars, local.promptChars);
 });
 
 workers('the body is transferred, not copied: detached on this side', async () => {
-  const body = encode('{"model":"llama"}');
-  assert.is(body.byteLength, 17);
+  const body = encode('{"model":"llama","messages":[]}');
+  assert.is(body.byteLength, 31);
   const pending = pool.analyze(body);
   assert.is(body.byteLength, 0);
   const result = await pending;
-  assert.is(result.ok && result.bytes, 17);
+  assert.is(result.ok && result.bytes, 31);
+});
+
+workers('forward and hashes arrive as working buffers of this thread', async () => {
+  const text = JSON.stringify({ messages: [{ role: 'user', content: 'é😀'.repeat(1000) }] });
+  const expected = new TextEncoder().encode(text);
+  const result = ok(await pool.analyze(encode(text), { blockChars: 64 }));
+  assert.ok(result.forward instanceof ArrayBuffer);
+  assert.ok(result.hashes instanceof Float64Array);
+  assert.equal(new Uint8Array(result.forward), expected);
+  assert.is(result.hashes.length, Math.floor(result.promptChars / 64));
+  const local = ok(analyzeRequest({ body: encode(text), route: 'chat', blockChars: 64 }));
+  assert.equal(Array.from(result.hashes), Array.from(local.hashes));
+});
+
+workers('a large body comes back whole, with its bytes intact', async () => {
+  const text = JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(8 * 1024 * 1024) }] });
+  const result = ok(await pool.analyze(encode(text)));
+  assert.is(result.forward.byteLength, text.length);
+  const bytes = new Uint8Array(result.forward);
+  assert.is(bytes[0], 0x7b);
+  assert.is(bytes[bytes.length - 1], 0x7d);
+  assert.is(bytes[text.length >> 1], 0x78);
+});
+
+workers('a re-serialized body arrives without the client id_slot', async () => {
+  const result = ok(await pool.analyze(encode('{"id_slot":5,"prompt":"p"}'), { route: 'completions' }));
+  assert.is(result.clientSlot, 5);
+  assert.is(new TextDecoder().decode(result.forward), '{"prompt":"p"}');
 });
 
 workers('invalid JSON comes back as ok:false, not a rejection', async () => {
@@ -37,11 +77,27 @@ workers('invalid JSON comes back as ok:false, not a rejection', async () => {
   assert.type(!result.ok && result.message, 'string');
 });
 
+workers('bad options are rejected by the facade with the option named', async () => {
+  for (const [options, pattern] of [
+    [{ blockChars: 0 }, /blockChars must be a positive integer, got 0/],
+    [{ blockChars: 2.5 }, /blockChars must be a positive integer/],
+    [{ route: 'embeddings' as 'chat' }, /route must be 'chat' or 'completions', got embeddings/],
+  ] as const) {
+    try {
+      await pool.analyze(encode('{"messages":[]}'), options);
+      assert.unreachable('should have rejected');
+    } catch (err) {
+      assert.instance(err, TypeError);
+      assert.match((err as Error).message, pattern);
+    }
+  }
+});
+
 workers('an aborted signal rejects the task', async () => {
   const controller = new AbortController();
   controller.abort();
   try {
-    await pool.analyze(encode('{}'), controller.signal);
+    await pool.analyze(encode('{}'), { signal: controller.signal });
     assert.unreachable('should have rejected');
   } catch (err) {
     assert.is((err as Error).name, 'AbortError');

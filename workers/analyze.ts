@@ -1,12 +1,26 @@
-// Worker task: decode and parse a request body off the main thread, and report the few facts
-// the gateway routes on. It never throws across the boundary: failures come back as data.
+// Worker task: decode and parse a request body off the main thread, and report everything the
+// gateway routes on: the facts it reads (model, stream, token budget, the client's slot wishes),
+// the chained block hashes of the canonical prompt, and the bytes to forward. It never throws
+// across the boundary: failures come back as data.
+
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { blockHashes } from './block-hash.js';
+import { canonicalPrompt, type Route } from './canonical.js';
+import { forwardBody } from './forward-body.js';
+import { normalizeRequest } from './normalize.js';
+
+export type { Route };
 
 /** The task: the raw request body, transferred (not copied) from the main thread. */
 export interface AnalyzeTask {
   body: ArrayBuffer;
+  /** Which endpoint family the body was sent to; decides where the prompt is. */
+  route: Route;
+  /** Block size for the chained hashes, in UTF-16 code units; a positive integer. */
+  blockChars: number;
 }
 
-/** What the gateway learns from a chat-completions body. */
+/** What the gateway learns from a request body. */
 export interface AnalyzeSuccess {
   ok: true;
   /** The requested model, or null when absent or not a string. */
@@ -15,6 +29,24 @@ export interface AnalyzeSuccess {
   stream: boolean;
   /** Body size in bytes. */
   bytes: number;
+  /** Chained hashes of the canonical prompt's FULL blocks of blockChars UTF-16 code units: hashes[i] covers blocks 0..i. */
+  hashes: Float64Array;
+  /** Length of the canonical prompt in UTF-16 code units. */
+  promptChars: number;
+  /** Hash of the whole canonical prompt, partial last block included (exact-repeat detection). */
+  fullHash: number;
+  /** The bytes to forward upstream; the main thread writes forward[0, insertAt) + `"id_slot":N,"cache_prompt":<cachePrompt>` + (emptyObject ? '' : ',') + forward[insertAt, end). */
+  forward: ArrayBuffer;
+  /** Byte offset just after the top-level '{'. */
+  insertAt: number;
+  /** The (forwarded) object has no keys. */
+  emptyObject: boolean;
+  /** The client's own `cache_prompt` if it is a boolean, else true. */
+  cachePrompt: boolean;
+  /** The client's own `id_slot` if a non-negative integer, else null. */
+  clientSlot: number | null;
+  /** max_completion_tokens ?? max_tokens ?? n_predict, when that is a positive integer. */
+  maxTokens: number | null;
 }
 
 /** A body the gateway cannot use; `code` is an ErrorCode from src/errors.ts. */
@@ -27,12 +59,29 @@ export interface AnalyzeFailure {
 /** The worker's answer. */
 export type AnalyzeResult = AnalyzeSuccess | AnalyzeFailure;
 
+/** The normalization step, injectable so tests can drive a rewrite the real rule list lacks. */
+export type Normalize = (body: Record<string, unknown>, route: Route) => boolean;
+
 // fatal: JSON text must be UTF-8 (RFC 8259 §8.1); silently substituting U+FFFD would change
-// the prompt the client sent.
+// the prompt the client sent. The decoder also drops a leading byte order mark.
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Parses a request body and extracts model and stream. */
-export default function analyze(task: AnalyzeTask): AnalyzeResult {
+/** The piscina task: analyzes a body and hands `forward` and `hashes` back by transfer. */
+export default function analyze(task: AnalyzeTask): AnalyzeFailure | ReturnType<typeof move> {
+  const result = analyzeRequest(task);
+  if (!result.ok) return result;
+  // piscina clones a worker's result unless it is wrapped by move(); a move()d object that is
+  // nested in another is cloned too, so the whole result is the Transferable: piscina posts
+  // [valueSymbol] with [transferableSymbol] as the transfer list. The body buffer goes back to
+  // the main thread as it came, without a copy.
+  return move({
+    [transferableSymbol]: [result.forward, result.hashes.buffer],
+    [valueSymbol]: result,
+  });
+}
+
+/** Analyzes a body in the calling thread and returns plain data. */
+export function analyzeRequest(task: AnalyzeTask, normalize: Normalize = normalizeRequest): AnalyzeResult {
   try {
     const bytes = task.body.byteLength;
     let text: string;
@@ -50,12 +99,39 @@ export default function analyze(task: AnalyzeTask): AnalyzeResult {
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       return { ok: false, code: 'invalid_request', message: 'request body must be a JSON object' };
     }
-    const { model, stream } = parsed as { model?: unknown; stream?: unknown };
-    return { ok: true, model: typeof model === 'string' ? model : null, stream: stream === true, bytes };
+    const body = parsed as Record<string, unknown>;
+    // Before anything reads the body: what is hashed and read must be what is forwarded.
+    const changed = normalize(body, task.route);
+    const prompt = canonicalPrompt(body, task.route);
+    if (!prompt.ok) return { ok: false, code: 'invalid_request', message: prompt.message };
+    const { hashes, fullHash } = blockHashes(prompt.text, task.blockChars);
+    const { model, stream, id_slot: idSlot, cache_prompt: cachePrompt } = body;
+    const budget = body.max_completion_tokens ?? body.max_tokens ?? body.n_predict;
+    // Reads id_slot and cache_prompt above before forwardBody deletes them from `body`.
+    const { forward, insertAt, emptyObject } = forwardBody(task.body, body, changed);
+    return {
+      ok: true,
+      model: typeof model === 'string' ? model : null,
+      stream: stream === true,
+      bytes,
+      hashes,
+      promptChars: prompt.text.length,
+      fullHash,
+      forward,
+      insertAt,
+      emptyObject,
+      cachePrompt: typeof cachePrompt === 'boolean' ? cachePrompt : true,
+      clientSlot: isNonNegativeInteger(idSlot) ? idSlot : null,
+      maxTokens: isNonNegativeInteger(budget) && budget > 0 ? budget : null,
+    };
   } catch (err) {
     // A throw would reach the main side as an Error class piscina re-creates; keep the contract.
     return { ok: false, code: 'internal_error', message: messageOf(err) };
   }
+}
+
+function isNonNegativeInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
 }
 
 function messageOf(err: unknown): string {
