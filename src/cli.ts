@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// The `slotkeeper` command. Parses flags, starts the gateway and stops it on SIGINT/SIGTERM.
+// The `slotkeeper` command. Loads the configuration (file, environment, flags), starts the
+// gateway and stops it on SIGINT/SIGTERM.
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { withDefaults } from './config/config.js';
+import type { Config } from './config/config.js';
+import { ConfigError, envVars, loadConfig } from './config/load.js';
 import { defaults } from './defaults.js';
 import { startGateway } from './gateway.js';
 import { onShutdownSignal } from './runtime/signals.js';
@@ -10,18 +12,25 @@ import { onShutdownSignal } from './runtime/signals.js';
 const usage = `Usage: slotkeeper <command> [options]
 
 Commands:
-  serve              start the gateway
+  serve                   start the gateway
 
 Options for serve:
-  --host <address>   address to listen on (default ${defaults.host})
-  --port <n>         port to listen on, 0 for any free port (default ${defaults.port})
+  --upstream <url>        a llama-server to forward to; repeat for a fleet (replaces the
+                          config file's upstreams)
+  --host <address>        address to listen on (default ${defaults.host}); any other than
+                          loopback needs ${envVars.authToken}
+  --port <n>              port to listen on, 0 for any free port (default ${defaults.port})
+  --config <file>         YAML or JSON config file (or ${envVars.config})
+  --default-model <name>  model for requests naming one the fleet does not serve
+  --queue-order <order>   fair or shortest-first (default ${defaults.queueOrder})
+  --verbose               log one line per request to stderr
 
 Options:
-  -h, --help         show this help
-`;
+  -h, --help              show this help
 
-/** A command-line mistake: usage goes to stderr and the exit code is 2. */
-class UsageError extends Error {}
+Precedence: config file < environment (${envVars.host}, ${envVars.port},
+${envVars.upstreams}, ${envVars.authToken}, ${envVars.defaultModel}) < flags.
+`;
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 async function main(argv: string[]): Promise<number> {
@@ -33,8 +42,13 @@ async function main(argv: string[]): Promise<number> {
       strict: true,
       options: {
         help: { type: 'boolean', short: 'h' },
+        upstream: { type: 'string', multiple: true },
         host: { type: 'string' },
         port: { type: 'string' },
+        config: { type: 'string' },
+        'default-model': { type: 'string' },
+        'queue-order': { type: 'string' },
+        verbose: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -49,16 +63,31 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined) return usageError('missing command');
   if (command !== 'serve') return usageError(`unknown command '${command}'`);
   if (extra.length > 0) return usageError(`unexpected argument '${extra[0]}'`);
+  let config: Config;
   try {
-    return await serve(values.host ?? defaults.host, parsePort(values.port));
+    config = loadConfig({
+      flags: {
+        upstream: values.upstream,
+        host: values.host,
+        port: values.port,
+        config: values.config,
+        defaultModel: values['default-model'],
+        queueOrder: values['queue-order'],
+        verbose: values.verbose,
+      },
+      env: process.env,
+    });
   } catch (err) {
-    if (err instanceof UsageError) return usageError(err.message);
-    throw err;
+    // The message names the key and where it came from; the whole usage text would bury it.
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`slotkeeper: ${err.message}\n`);
+    return 2;
   }
+  return serve(config);
 }
 
-async function serve(host: string, port: number): Promise<number> {
-  const gateway = await startGateway(withDefaults({ host, port }), {
+async function serve(config: Config): Promise<number> {
+  const gateway = await startGateway(config, {
     onError: (err, requestId) => console.error(`slotkeeper: request ${requestId ?? '(unknown)'} failed:`, err),
   });
   process.stdout.write(`slotkeeper listening on ${gateway.url}\n`);
@@ -68,13 +97,6 @@ async function serve(host: string, port: number): Promise<number> {
   process.stdout.write(`slotkeeper: ${signal}, shutting down\n`);
   await gateway.close();
   return 0;
-}
-
-function parsePort(raw: string | undefined): number {
-  if (raw === undefined) return defaults.port;
-  const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got '${raw}'`);
-  return port;
 }
 
 function usageError(message: string): number {
