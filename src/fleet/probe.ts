@@ -1,0 +1,192 @@
+// One probe of one upstream: the HTTP side of the fleet. It reads what llama-server says about
+// itself and returns plain data; the Upstream state machine decides what that means.
+//
+// Shapes, as llama-server (llama.cpp b1-de3ff81, node-llama-cpp 3.22.1) answers them:
+//   GET /health     200 {"status":"ok"}; 503 {"error":{"message":"Loading model","type":"unavailable_error","code":503}}
+//                   while the model loads (every route answers that 503 then). Public: no API key needed.
+//   GET /props      {"total_slots":2,"default_generation_settings":{"n_ctx":4096,...},"is_sleeping":false,
+//                    "model_alias":"...",...}; n_ctx here is per slot. Answered while asleep, from a cache.
+//   GET /slots      [{"id":0,"n_ctx":4096,"is_processing":false,...},...]; 501 not_supported_error
+//                   without --slots. It queues a task: it waits behind a running batch, wakes a
+//                   sleeping server and resets its --sleep-idle-seconds timer (server-queue.cpp
+//                   task_resets_idle_timer), so the fleet reads it only on discovery.
+//   GET /v1/models  {"object":"list","data":[{"id":"tinyA","aliases":["tinyA","tinyB"],"owned_by":"llamacpp",
+//                    "created":<now>,"meta":{"n_ctx":4096,...}}],"models":[...]}
+//   With --api-key, everything but /health answers 401 without `Authorization: Bearer <key>`.
+// llama-swap answers /health with a plain "OK" and has no /props or /slots at its root (404):
+// those are optional, /v1/models is not.
+import type { ServedModel } from './models.js';
+
+/** What to probe and how. */
+export interface ProbeOptions {
+  /** Base URL, no trailing slash. */
+  url: string;
+  /** Sent as `Authorization: Bearer`; null sends none. */
+  apiKey: string | null;
+  /** Budget for the whole probe (all its requests), ms. */
+  timeoutMs: number;
+  /** Also GET /slots (skipped anyway when /props says the server sleeps). */
+  readSlots: boolean;
+  /** Aborts the probe (the fleet closing). */
+  signal?: AbortSignal;
+  fetch?: typeof fetch;
+}
+
+/** Why a probe failed; `unreachable` and `loading` mean the server process may have restarted. */
+export type ProbeFailureKind = 'unreachable' | 'loading' | 'timeout' | 'http' | 'invalid' | 'aborted';
+
+/** A server that answered as a ready one. */
+export interface ProbeSuccess {
+  ok: true;
+  models: ServedModel[];
+  /** Slot ids from /slots, else 0..total_slots-1 from /props, else null (not said). */
+  slotIds: number[] | null;
+  /** Per-slot context from /slots, else /props, else /v1/models meta; null when none says. */
+  nCtx: number | null;
+  /** /props `is_sleeping`: the model is unloaded and the KV cache gone until the next request. */
+  sleeping: boolean;
+}
+
+/** A server that did not answer as a ready one. */
+export interface ProbeFailure {
+  ok: false;
+  kind: ProbeFailureKind;
+  error: string;
+}
+
+/** The outcome of one probe. Never throws. */
+export type ProbeResult = ProbeSuccess | ProbeFailure;
+
+/** Failures found while reading answers, turned into a ProbeFailure at the end. */
+class ProbeError extends Error {
+  readonly kind: ProbeFailureKind;
+  constructor(kind: ProbeFailureKind, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+/** Probes one upstream: /health, then /props and /v1/models, then /slots when asked. */
+export async function probe(options: ProbeOptions): Promise<ProbeResult> {
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const fetchImpl = options.fetch ?? fetch;
+  const headers: Record<string, string> = options.apiKey === null ? {} : { authorization: `Bearer ${options.apiKey}` };
+
+  const get = async (path: string, optional: boolean): Promise<unknown> => {
+    const res = await fetchImpl(`${options.url}${path}`, { headers, signal });
+    const text = await res.text();
+    if (optional && (res.status === 404 || res.status === 501)) return undefined;
+    if (res.status === 503) throw new ProbeError('loading', `GET ${path} answered 503: ${errorText(text)}`);
+    if (!res.ok) throw new ProbeError('http', `GET ${path} answered ${res.status}: ${errorText(text)}`);
+    if (path === '/health') return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new ProbeError('invalid', `GET ${path} answered ${res.status} with a body that is not JSON`);
+    }
+  };
+
+  try {
+    await get('/health', false);
+    const [propsBody, modelsBody] = await Promise.all([get('/props', true), get('/v1/models', false)]);
+    const props = parseProps(propsBody);
+    const models = parseModels(modelsBody);
+    const slots = options.readSlots && !props.sleeping ? parseSlots(await get('/slots', true)) : null;
+    return {
+      ok: true,
+      models: models.models,
+      slotIds: slots?.ids ?? props.slotIds,
+      nCtx: slots?.nCtx ?? props.nCtx ?? models.nCtx,
+      sleeping: props.sleeping,
+    };
+  } catch (err) {
+    if (options.signal?.aborted) return { ok: false, kind: 'aborted', error: 'probe aborted' };
+    if (timeout.aborted) return { ok: false, kind: 'timeout', error: `no answer within ${options.timeoutMs} ms` };
+    if (err instanceof ProbeError) return { ok: false, kind: err.kind, error: err.message };
+    // fetch rejects with a TypeError whose cause names the socket error (ECONNREFUSED...) on Node.
+    return { ok: false, kind: 'unreachable', error: describeNetworkError(err) };
+  }
+}
+
+interface PropsFacts {
+  slotIds: number[] | null;
+  nCtx: number | null;
+  sleeping: boolean;
+}
+
+function parseProps(body: unknown): PropsFacts {
+  if (body === undefined) return { slotIds: null, nCtx: null, sleeping: false };
+  if (!isObject(body)) throw new ProbeError('invalid', 'GET /props answered something other than an object');
+  const total = body['total_slots'];
+  const settings = body['default_generation_settings'];
+  return {
+    slotIds: isCount(total) ? range(total) : null,
+    nCtx: isObject(settings) && isCount(settings['n_ctx']) ? settings['n_ctx'] : null,
+    sleeping: body['is_sleeping'] === true,
+  };
+}
+
+function parseModels(body: unknown): { models: ServedModel[]; nCtx: number | null } {
+  const data = isObject(body) ? body['data'] : undefined;
+  if (!Array.isArray(data)) throw new ProbeError('invalid', 'GET /v1/models answered without a data array');
+  const models: ServedModel[] = [];
+  let nCtx: number | null = null;
+  for (const item of data) {
+    if (!isObject(item) || typeof item['id'] !== 'string' || item['id'] === '') continue;
+    const aliases = Array.isArray(item['aliases']) ? item['aliases'].filter((a): a is string => typeof a === 'string') : [];
+    const ownedBy = typeof item['owned_by'] === 'string' ? item['owned_by'] : 'unknown';
+    const created = typeof item['created'] === 'number' ? item['created'] : 0;
+    models.push({ id: item['id'], aliases, ownedBy, created });
+    const meta = item['meta'];
+    if (nCtx === null && isObject(meta) && isCount(meta['n_ctx'])) nCtx = meta['n_ctx'];
+  }
+  if (models.length === 0) throw new ProbeError('invalid', 'GET /v1/models lists no models');
+  return { models, nCtx };
+}
+
+function parseSlots(body: unknown): { ids: number[]; nCtx: number | null } | null {
+  if (body === undefined) return null;
+  if (!Array.isArray(body)) throw new ProbeError('invalid', 'GET /slots answered something other than an array');
+  const ids: number[] = [];
+  let nCtx: number | null = null;
+  for (const slot of body) {
+    if (!isObject(slot) || !Number.isInteger(slot['id']) || (slot['id'] as number) < 0) continue;
+    ids.push(slot['id'] as number);
+    if (nCtx === null && isCount(slot['n_ctx'])) nCtx = slot['n_ctx'];
+  }
+  if (ids.length === 0) throw new ProbeError('invalid', 'GET /slots lists no slots');
+  return { ids: [...new Set(ids)].sort((a, b) => a - b), nCtx };
+}
+
+/** The `error.message` of a llama-server error body, else the start of the body. */
+function errorText(text: string): string {
+  try {
+    const body = JSON.parse(text) as unknown;
+    const error = isObject(body) ? body['error'] : undefined;
+    if (isObject(error) && typeof error['message'] === 'string') return error['message'];
+  } catch {
+    // Not JSON (llama-swap, a proxy's HTML page): the raw text below says what there is to say.
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+function describeNetworkError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause;
+  const code = isObject(cause) && typeof cause['code'] === 'string' ? cause['code'] : null;
+  return code === null ? err.message : `${err.message} (${code})`;
+}
+
+/** 0..n-1, the ids llama-server gives its slots. */
+export function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) > 0;
+}

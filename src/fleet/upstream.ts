@@ -1,0 +1,172 @@
+// One upstream llama-server (or llama-swap) as a state machine. Transitions are synchronous
+// methods fed with what a probe or a request saw; they decide, the fleet carries out (timers,
+// HTTP) and tells listeners. Nothing here awaits, so no decision rests on a state read before
+// an await.
+//
+//   unknown ──beginProbe──▶ probing ──success──▶ ready ◀──success── draining / down
+//                              │                   │                    ▲
+//                              └──failure──▶ draining ◀──failure, request failure
+//   draining ──failureUntilDown-th failed probe in a row──▶ down
+import type { UpstreamConfig } from '../config/config.js';
+import { defaults } from '../defaults.js';
+import type { ServedModel } from './models.js';
+import { type ProbeFailure, type ProbeSuccess, range } from './probe.js';
+
+/**
+ * unknown: never probed. probing: first probe in flight. ready: takes requests. draining: a
+ * probe or a request failed since the last good probe; no new requests, re-probed soon. down:
+ * {@link failuresUntilDown} probes failed in a row; re-probed at the normal interval.
+ */
+export type UpstreamState = 'unknown' | 'probing' | 'ready' | 'draining' | 'down';
+
+/**
+ * Failed probes in a row that take an upstream down. With the fleet re-probing a draining
+ * upstream after 500 ms, a dead server is down about a second after its first failure, while
+ * a single lost probe (a busy event loop, a dropped packet) only drains it briefly.
+ */
+export const failuresUntilDown = 3;
+
+/** What a transition changed, for listeners; transitions return null when nothing did. */
+export interface UpstreamChange {
+  previousState: UpstreamState;
+  previousGeneration: number;
+}
+
+/** llama-swap and other servers without /props or /slots: one slot unless the config says more. */
+const undiscoveredSlots = 1;
+
+/** One upstream. Read its fields; only the fleet calls the transitions. */
+export class Upstream {
+  /** Index in config.upstreams. */
+  readonly id: number;
+  readonly url: string;
+  readonly ramCacheTokens: number;
+  readonly apiKey: string | null;
+  /** config.upstreams[id].slots, which overrides discovery; null when not set. */
+  readonly slotsOverride: number | null;
+
+  #state: UpstreamState = 'unknown';
+  #modelInfo: readonly ServedModel[] = [];
+  #models: readonly string[] = [];
+  #slotIds: readonly number[] = [];
+  #nCtx: number | null = null;
+  #sleeping = false;
+  #generation = 0;
+  #lastError: string | null = null;
+  #consecutiveFailures = 0;
+  #lastSeenAt: number | null = null;
+  // Bumped by every failure: a probe that started before one cannot vouch for the server.
+  #failureEpoch = 0;
+  // A failure that hints at a restart (could not connect, model loading) was seen since the
+  // last good probe: the next good probe cannot rule out that the KV cache was lost.
+  #mayHaveRestarted = false;
+
+  constructor(id: number, config: UpstreamConfig) {
+    this.id = id;
+    this.url = config.url;
+    this.ramCacheTokens = config.ramCacheTokens ?? defaults.ramCacheTokens;
+    this.apiKey = config.apiKey ?? null;
+    this.slotsOverride = config.slots ?? null;
+  }
+
+  get state(): UpstreamState { return this.#state; }
+  /** Model ids from /v1/models when last seen ready. */
+  get models(): readonly string[] { return this.#models; }
+  /** The /v1/models entries behind `models`, with their aliases. */
+  get modelInfo(): readonly ServedModel[] { return this.#modelInfo; }
+  /** Slot ids: the config override's 0..slots-1, else /slots ids, else 0..total_slots-1. */
+  get slotIds(): readonly number[] { return this.#slotIds; }
+  /** Context per slot, tokens; null when the server does not say (llama-swap). */
+  get nCtx(): number | null { return this.#nCtx; }
+  /** The server sleeps (--sleep-idle-seconds): its model is unloaded until the next request. */
+  get sleeping(): boolean { return this.#sleeping; }
+  /**
+   * Bumped whenever the server is seen to (re)start: first ready; ready again after down or
+   * after a failure that hints at a restart; slots, n_ctx or model ids changed; or it went to
+   * sleep. Whatever was believed about its KV cache under an older generation is void.
+   */
+  get generation(): number { return this.#generation; }
+  get lastError(): string | null { return this.#lastError; }
+  /** Failed probes since the last good one. */
+  get consecutiveFailures(): number { return this.#consecutiveFailures; }
+  /** When the last good probe ended (the fleet's clock), or null. */
+  get lastSeenAt(): number | null { return this.#lastSeenAt; }
+  /** Whether the next probe should read /slots: only on discovery, see probe.ts for why. */
+  get wantsSlotList(): boolean {
+    return this.slotsOverride === null && (this.#generation === 0 || this.#mayHaveRestarted || this.#state === 'down');
+  }
+
+  /** A probe starts; pass the ticket to probeSucceeded. */
+  beginProbe(): { ticket: number; change: UpstreamChange | null } {
+    const before = this.#before();
+    if (this.#state === 'unknown') this.#state = 'probing';
+    return { ticket: this.#failureEpoch, change: this.#changed(before) };
+  }
+
+  /**
+   * A probe that began with `ticket` succeeded. Ignored (null) when a failure was reported
+   * meanwhile: the answer may predate it, so the next probe decides.
+   */
+  probeSucceeded(ticket: number, result: ProbeSuccess, now: number): UpstreamChange | null {
+    if (ticket !== this.#failureEpoch) return null;
+    const before = this.#before();
+    const nextSlots = this.slotsOverride !== null ? range(this.slotsOverride) : result.slotIds ?? range(undiscoveredSlots);
+    const nextModels = result.models.map((m) => m.id);
+    const restarted = this.#generation === 0
+      || this.#state === 'down'
+      || this.#mayHaveRestarted
+      || !sameItems(nextSlots, this.#slotIds)
+      || result.nCtx !== this.#nCtx
+      || !sameItems([...nextModels].sort(), [...this.#models].sort())
+      || (result.sleeping && !this.#sleeping);
+    if (restarted) this.#generation += 1;
+    this.#state = 'ready';
+    this.#modelInfo = result.models;
+    this.#models = nextModels;
+    this.#slotIds = nextSlots;
+    this.#nCtx = result.nCtx;
+    this.#sleeping = result.sleeping;
+    this.#lastError = null;
+    this.#consecutiveFailures = 0;
+    this.#mayHaveRestarted = false;
+    this.#lastSeenAt = now;
+    return this.#changed(before);
+  }
+
+  /** A probe failed: draining, or down after {@link failuresUntilDown} in a row. */
+  probeFailed(failure: ProbeFailure): UpstreamChange | null {
+    const before = this.#before();
+    this.#failureEpoch += 1;
+    this.#consecutiveFailures += 1;
+    this.#lastError = failure.error;
+    if (failure.kind === 'unreachable' || failure.kind === 'loading') this.#mayHaveRestarted = true;
+    if (this.#state !== 'down') this.#state = this.#consecutiveFailures >= failuresUntilDown ? 'down' : 'draining';
+    return this.#changed(before);
+  }
+
+  /**
+   * A request could not reach the server or lost its connection: stop sending it requests
+   * until a probe says otherwise. Only probes count toward down: many requests in flight all
+   * failing at once are one event, not many.
+   */
+  requestFailed(error: string): UpstreamChange | null {
+    const before = this.#before();
+    this.#failureEpoch += 1;
+    this.#lastError = error;
+    this.#mayHaveRestarted = true;
+    if (this.#state === 'ready') this.#state = 'draining';
+    return this.#changed(before);
+  }
+
+  #before(): UpstreamChange {
+    return { previousState: this.#state, previousGeneration: this.#generation };
+  }
+
+  #changed(before: UpstreamChange): UpstreamChange | null {
+    return before.previousState === this.#state && before.previousGeneration === this.#generation ? null : before;
+  }
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
