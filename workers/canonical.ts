@@ -35,6 +35,9 @@ function canonicalChat(body: Record<string, unknown>): CanonicalPrompt {
   const { messages } = body;
   if (messages === undefined || messages === null) return { ok: false, message: 'request has no `messages`' };
   if (!Array.isArray(messages)) return { ok: false, message: '`messages` must be an array' };
+  // Parts and one join, not +=: += builds a rope, and charCodeAt over a rope is slow; the hasher
+  // reads every code unit. Measured on a 1 MB conversation: canonical + hash 3.5 ms with join,
+  // 7 ms with +=, 4.4 ms with += and an explicit flatten.
   const out: string[] = [];
   // Templates render the tool list in the system preamble, before any message; its key order is
   // what the template sees, so it is serialized as given, never sorted.
