@@ -1,95 +1,109 @@
-// The request handler: routing, request ids, metrics and error rendering. Dependencies are
-// injected so every test builds its own registry, id generator and pool.
+// The request handler: routing, auth, request ids, the client's abort signal, metrics and the one
+// place errors become responses. Dependencies are injected so each test builds its own.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody } from './body-limit.js';
-import { defaults } from './defaults.js';
-import { BodyTooLargeError, SlotkeeperError, errorFromWorker } from './errors.js';
-import type { Metrics, RouteLabel } from './metrics.js';
+import { SlotkeeperError } from './errors.js';
+import type { RouteLabel } from './metrics.js';
 import type { RequestIds } from './request-id.js';
 import { sendError, sendJson } from './respond.js';
+import type { Router } from './router.js';
+import { type CompletionsDeps, handleCompletions } from './routes/completions.js';
+import type { RequestContext, RouteDeps } from './routes/context.js';
+import { handlePassthrough } from './routes/passthrough.js';
 import type { RequestHandler } from './runtime/http-server.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** What the app needs from the outside. */
-export interface AppDeps {
-  metrics: Metrics;
+export interface AppDeps extends RouteDeps {
   ids: RequestIds;
   pool: WorkerPool;
-  /** Largest request body accepted (default: defaults.bodyLimitBytes). */
-  bodyLimitBytes?: number;
+  router: Router;
+  /** Says whether a request carries the gateway's token (src/auth.ts). */
+  authorized: (req: IncomingMessage) => boolean;
   /** Told about unexpected failures (internal_error), which clients only see as a code. */
   onError?: (err: unknown, requestId: string) => void;
+  /** Told about every finished request when config.verbose is on. */
+  log?: (line: string) => void;
 }
 
 interface Route {
   name: RouteLabel;
   method: string;
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Answered without the gateway token (load balancers probe it). */
+  open?: boolean;
+  handle(ctx: RequestContext, declaredLength: number | undefined): Promise<void>;
 }
 
 /** Creates the gateway's request handler. */
 export function createApp(deps: AppDeps): RequestHandler {
-  const { metrics, ids, pool } = deps;
-  const bodyLimitBytes = deps.bodyLimitBytes ?? defaults.bodyLimitBytes;
+  const { metrics, ids } = deps;
+  const completions: CompletionsDeps = deps;
 
   const routes = new Map<string, Route>([
     ['/health', {
-      name: 'health',
-      method: 'GET',
-      async handle(_req, res) {
-        sendJson(res, 200, { status: 'ok' });
+      name: 'health', method: 'GET', open: true,
+      async handle(ctx) {
+        sendJson(ctx.res, 200, { status: 'ok' });
       },
     }],
     ['/metrics', {
-      name: 'metrics',
-      method: 'GET',
-      async handle(_req, res) {
+      name: 'metrics', method: 'GET',
+      async handle(ctx) {
         const text = await metrics.registry.metrics();
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        res.end(text);
+        ctx.res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        ctx.res.end(text);
+      },
+    }],
+    ['/v1/models', {
+      name: 'models', method: 'GET',
+      async handle(ctx) {
+        sendJson(ctx.res, 200, deps.fleet.modelList());
       },
     }],
     ['/v1/chat/completions', {
-      name: 'chat_completions',
-      method: 'POST',
-      async handle(req, res) {
-        let body: ArrayBuffer;
-        try {
-          body = await readBody(req, { limitBytes: bodyLimitBytes, declaredLength: contentLength(req) });
-        } catch (err) {
-          // The rest of the body is unread; keep-alive would make Node read it to reuse the socket.
-          if (err instanceof BodyTooLargeError) res.setHeader('connection', 'close');
-          throw err;
-        }
-        // No abort signal here: piscina cancels a running task by terminating its worker, which
-        // costs more than letting a parse finish.
-        const result = await pool.analyze(body);
-        if (!result.ok) throw errorFromWorker(result);
-        // Placeholder until forwarding to llama-server lands.
-        throw new SlotkeeperError('not_implemented', 'forwarding arrives with the gateway core');
-      },
+      name: 'chat_completions', method: 'POST',
+      handle: (ctx, length) => handleCompletions('chat', ctx, completions, length),
+    }],
+    ['/v1/completions', {
+      name: 'completions', method: 'POST',
+      handle: (ctx, length) => handleCompletions('completions', ctx, completions, length),
     }],
   ]);
+  const passthrough: Route = { name: 'passthrough', method: '*', handle: (ctx, length) => handlePassthrough(ctx, deps, length) };
 
   return async (req, res) => {
-    const requestId = ids.next();
-    res.setHeader('x-request-id', requestId);
+    const id = ids.next();
+    res.setHeader('x-request-id', id);
     const path = pathOf(req.url);
-    const route = routes.get(path);
-    const label: RouteLabel = route?.name ?? 'other';
+    const route = routes.get(path) ?? passthrough;
+    const abort = new AbortController();
+    const ctx: RequestContext = { req, res, id, receivedMs: performance.now(), signal: abort.signal, model: 'none' };
+    // 'close' before the response finished means the client went away: cancel its queue wait,
+    // its upstream call and the relay, which releases its lease.
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort(new SlotkeeperError('client_closed_request', 'client closed the request'));
+    });
     // 'finish' means the response was handed to the OS; requests the client abandoned first are
     // not counted, since their status never reached anyone.
-    res.once('finish', () => metrics.httpRequests.inc({ route: label, status: String(res.statusCode) }));
+    res.once('finish', () => {
+      metrics.httpRequests.inc({ route: route.name, model: ctx.model, status: String(res.statusCode) });
+      if (deps.config.verbose) deps.log?.(`${id} ${req.method} ${path} ${ctx.model} ${res.statusCode} ${(performance.now() - ctx.receivedMs).toFixed(1)}ms`);
+    });
 
     try {
-      if (route === undefined) throw new SlotkeeperError('not_found', `no route for ${req.method} ${path}`);
-      if (req.method !== route.method) {
+      if (!route.open && !deps.authorized(req)) {
+        throw new SlotkeeperError('unauthorized', 'missing or wrong gateway token (Authorization: Bearer … or x-api-key)', {
+          headers: { 'www-authenticate': 'Bearer' },
+        });
+      }
+      if (route.method !== '*' && req.method !== route.method) {
         res.setHeader('allow', route.method);
         throw new SlotkeeperError('method_not_allowed', `${path} accepts ${route.method} only`);
       }
-      await route.handle(req, res);
+      await route.handle(ctx, contentLength(req));
     } catch (err) {
-      if (!(err instanceof SlotkeeperError) || err.code === 'internal_error') deps.onError?.(err, requestId);
+      if (!(err instanceof SlotkeeperError) || err.code === 'internal_error') deps.onError?.(err, id);
+      // The rest of a refused body is unread; keep-alive would make Node read it to reuse the socket.
+      if (err instanceof SlotkeeperError && err.code === 'body_too_large') res.setHeader('connection', 'close');
       sendError(res, err);
     }
   };

@@ -1,58 +1,87 @@
-// Composition root: builds the real metrics, ids and pool, wires them into the app and serves it.
+// Composition root: builds metrics, ids, the worker pool, the fleet, the lease queue and the
+// router, wires them into the app and serves it. Nothing else constructs these.
 import { createApp } from './app.js';
+import { createAuthCheck } from './auth.js';
 import type { Config } from './config/config.js';
-import { defaults } from './defaults.js';
+import { Fleet } from './fleet/fleet.js';
+import { LeaseQueue } from './leases/lease-queue.js';
 import { createMetrics } from './metrics.js';
+import { UpstreamClient } from './proxy/upstream-client.js';
 import { createRequestIds } from './request-id.js';
+import { Router } from './router.js';
 import { listen, type RunningServer } from './runtime/http-server.js';
 import { createWorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 
 /** How the gateway runs, beside its {@link Config}. */
 export interface GatewayOptions {
   pool?: WorkerPoolOptions;
-  /** Collect prom-client's process metrics too. */
+  /** Collect prom-client's process metrics too (default true). */
   defaultMetrics?: boolean;
   /** Told about unexpected failures; `requestId` is absent when no request could be named. */
   onError?: (err: unknown, requestId: string | undefined) => void;
+  /** Operational log lines (upstream state changes, verbose request lines). */
+  log?: (line: string) => void;
 }
 
 /** A running gateway. */
 export interface Gateway {
   readonly url: string;
   readonly port: number;
-  /** Stops accepting, drops connections, then stops the workers. */
+  /** The fleet, for tests and tools that want to see upstream states. */
+  readonly fleet: Fleet;
+  /** The routing state (prefix index, rates), for tests. */
+  readonly router: Router;
+  /** Stops accepting, drops connections, then stops probes, pools and workers. */
   close(): Promise<void>;
 }
 
-/** Starts slotkeeper: pool, app and HTTP server. */
+/** Starts slotkeeper: probes the fleet once, then serves. */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
-  const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? defaults.defaultMetrics });
+  const log = options.log ?? (() => {});
+  const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const fleet = new Fleet(config, { log });
+  const leases = new LeaseQueue({
+    maxWaiting: config.limits.queueLength, timeoutMs: config.limits.queueTimeoutMs,
+    order: config.queue.order, agingMsPerSecond: config.queue.agingMsPerSecond,
+  });
+  const router = new Router({ config, leases, metrics, now: () => performance.now() });
+  const client = new UpstreamClient();
   const pool = createWorkerPool(options.pool);
+  metrics.observe({
+    queueWaiting: () => leases.waiting(),
+    workerQueue: () => pool.queueSize(),
+    upstreams: () => fleet.upstreams.map((u) => ({ id: u.id, up: u.state === 'ready' })),
+  });
+  const authorized = createAuthCheck(config.authToken);
   const app = createApp({
-    metrics,
-    ids: createRequestIds(),
-    pool,
-    bodyLimitBytes: config.limits.bodyBytes,
+    config, metrics, client, fleet, pool, router, ids: createRequestIds(),
+    authorized: (req) => authorized(req.headers),
+    log,
     onError: options.onError,
   });
+  const stopAll = async () => {
+    fleet.close();
+    client.close();
+    await pool.destroy();
+  };
   let server: RunningServer;
   try {
-    server = await listen(app, {
-      host: config.host,
-      port: config.port,
-      onError: (err) => options.onError?.(err, undefined),
-    });
+    // A first probe, so the first requests find the fleet known; failures leave servers draining.
+    await fleet.start();
+    server = await listen(app, { host: config.host, port: config.port, onError: (err) => options.onError?.(err, undefined) });
   } catch (err) {
-    await pool.destroy();
+    await stopAll();
     throw err;
   }
   let closing: Promise<void> | undefined;
   return {
     url: server.url,
     port: server.port,
+    fleet,
+    router,
     close() {
       // Server first, so no request arrives to find the pool gone.
-      closing ??= server.close().finally(() => pool.destroy());
+      closing ??= server.close().finally(stopAll);
       return closing;
     },
   };

@@ -1,15 +1,47 @@
-// The metrics registry and the metrics slotkeeper records. Each gateway (and each test) builds
-// its own Registry, so nothing leaks through prom-client's global one.
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+// The metrics registry and the metrics slotkeeper records into it. Each gateway (and each test)
+// builds its own Registry, so nothing leaks through prom-client's global one. Every label takes
+// values from a bounded set: routes and kinds by construction, models from the fleet and config.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Route label values: bounded by construction, never a raw path. */
-export type RouteLabel = 'health' | 'metrics' | 'chat_completions' | 'other';
+export type RouteLabel = 'health' | 'metrics' | 'models' | 'chat_completions' | 'completions' | 'passthrough' | 'other';
 
 /** The registry and the metrics slotkeeper records into it. */
 export interface Metrics {
   readonly registry: Registry;
-  /** `slotkeeper_http_requests_total{route,status}`. */
-  readonly httpRequests: Counter<'route' | 'status'>;
+  /** `slotkeeper_http_requests_total{route,model,status}`. */
+  readonly httpRequests: Counter<'route' | 'model' | 'status'>;
+  /** `slotkeeper_time_to_first_byte_seconds{route}`: request received → first body byte sent. */
+  readonly timeToFirstByte: Histogram<'route'>;
+  /** `slotkeeper_queue_wait_seconds`: time waiting for a slot lease. */
+  readonly queueWait: Histogram<string>;
+  /** `slotkeeper_queue_waiting`: requests waiting for a slot now. */
+  readonly queueWaiting: Gauge<string>;
+  /** `slotkeeper_prompt_tokens_total{kind="evaluated"|"reused"}`, from llama-server's timings. */
+  readonly promptTokens: Counter<'kind'>;
+  /** `slotkeeper_prefill_seconds_saved_total`: reused tokens × the request's own prefill time per token. */
+  readonly prefillSecondsSaved: Counter<string>;
+  /** `slotkeeper_scheduler_decisions_total{kind}`. */
+  readonly schedulerDecisions: Counter<'kind'>;
+  /** `slotkeeper_index_corrections_total{kind="overestimate"|"underestimate"}`. */
+  readonly indexCorrections: Counter<'kind'>;
+  /** `slotkeeper_worker_task_seconds`: a request's analysis in the worker pool, queueing included. */
+  readonly workerTask: Histogram<string>;
+  /** `slotkeeper_worker_queue_size`: analysis tasks waiting for a worker. */
+  readonly workerQueue: Gauge<string>;
+  /** `slotkeeper_upstream_up{upstream}`: 1 when the upstream is ready, by its config index. */
+  readonly upstreamUp: Gauge<'upstream'>;
+  /** `slotkeeper_upstream_failovers_total`: requests moved to another server after a connection failure. */
+  readonly failovers: Counter<string>;
+  /** Connects the gauges to what they report. */
+  observe(sources: GaugeSources): void;
+}
+
+/** Where gauges read their values when /metrics is scraped; set once the gateway is built. */
+export interface GaugeSources {
+  queueWaiting(): number;
+  workerQueue(): number;
+  upstreams(): readonly { id: number; up: boolean }[];
 }
 
 /** Options for {@link createMetrics}. */
@@ -18,15 +50,78 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
 }
 
+// Seconds: sub-millisecond hits up to multi-minute prefills.
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const FAST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5];
+
 /** Creates a fresh registry with slotkeeper's metrics registered in it. */
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics === true) collectDefaultMetrics({ register: registry });
-  const httpRequests = new Counter({
-    name: 'slotkeeper_http_requests_total',
-    help: 'HTTP requests answered by slotkeeper, by route and status code.',
-    labelNames: ['route', 'status'] as const,
-    registers: [registry],
-  });
-  return { registry, httpRequests };
+  const registers = [registry];
+  let sources: GaugeSources | undefined;
+  return {
+    observe(s) {
+      sources = s;
+    },
+    registry,
+    httpRequests: new Counter({
+      name: 'slotkeeper_http_requests_total',
+      help: 'HTTP requests answered by slotkeeper, by route, model and status code.',
+      labelNames: ['route', 'model', 'status'] as const, registers,
+    }),
+    timeToFirstByte: new Histogram({
+      name: 'slotkeeper_time_to_first_byte_seconds',
+      help: 'Time from receiving a request to sending the first byte of its response body.',
+      labelNames: ['route'] as const, buckets: LATENCY_BUCKETS, registers,
+    }),
+    queueWait: new Histogram({
+      name: 'slotkeeper_queue_wait_seconds', help: 'Time requests waited for a slot lease.',
+      buckets: LATENCY_BUCKETS, registers,
+    }),
+    queueWaiting: new Gauge({
+      name: 'slotkeeper_queue_waiting', help: 'Requests waiting for a slot now.', registers,
+      collect() { if (sources) this.set(sources.queueWaiting()); },
+    }),
+    promptTokens: new Counter({
+      name: 'slotkeeper_prompt_tokens_total',
+      help: 'Prompt tokens by kind: evaluated (prefilled) or reused from a cache, as llama-server reported them.',
+      labelNames: ['kind'] as const, registers,
+    }),
+    prefillSecondsSaved: new Counter({
+      name: 'slotkeeper_prefill_seconds_saved_total',
+      help: 'Prefill time the reused prompt tokens saved, at each request\'s own measured prefill rate.',
+      registers,
+    }),
+    schedulerDecisions: new Counter({
+      name: 'slotkeeper_scheduler_decisions_total',
+      help: 'Scheduling decisions by kind: prefix_hit, ram_hit, cold, balance, pinned.',
+      labelNames: ['kind'] as const, registers,
+    }),
+    indexCorrections: new Counter({
+      name: 'slotkeeper_index_corrections_total',
+      help: 'Times the prefix index expected more (overestimate) or less (underestimate) reuse than llama-server reported.',
+      labelNames: ['kind'] as const, registers,
+    }),
+    workerTask: new Histogram({
+      name: 'slotkeeper_worker_task_seconds', help: 'Request analysis in the worker pool, queueing and transfer included.',
+      buckets: FAST_BUCKETS, registers,
+    }),
+    workerQueue: new Gauge({
+      name: 'slotkeeper_worker_queue_size', help: 'Analysis tasks waiting for a worker.', registers,
+      collect() { if (sources) this.set(sources.workerQueue()); },
+    }),
+    upstreamUp: new Gauge({
+      name: 'slotkeeper_upstream_up', help: 'Whether each upstream (by its index in the config) is ready: 1 or 0.',
+      labelNames: ['upstream'] as const, registers,
+      collect() {
+        for (const u of sources?.upstreams() ?? []) this.set({ upstream: String(u.id) }, u.up ? 1 : 0);
+      },
+    }),
+    failovers: new Counter({
+      name: 'slotkeeper_upstream_failovers_total',
+      help: 'Requests retried on another server because theirs could not be reached.',
+      registers,
+    }),
+  };
 }

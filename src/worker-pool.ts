@@ -31,6 +31,8 @@ export interface WorkerPool {
   analyze(body: ArrayBuffer, options?: AnalyzeOptions): Promise<AnalyzeResult>;
   /** Stops every worker; pending tasks are rejected. */
   destroy(): Promise<void>;
+  /** Tasks waiting for a free worker. */
+  queueSize(): number;
 }
 
 // Compiled layout: dist/src/worker-pool.js loads dist/workers/analyze.js. Node, Bun and Deno all
@@ -64,5 +66,6 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
       return piscina.run({ body, route, blockChars }, { transferList: transferList(body), signal: signal ?? null });
     },
     destroy: () => piscina.destroy(),
+    queueSize: () => piscina.queueSize,
   };
 }

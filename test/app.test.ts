@@ -1,21 +1,27 @@
+// The HTTP front: routing, errors, limits and ids, with the gateway forwarding to a fake
+// llama-server (the forwarding itself is proven against the real one in test/gateway.test.ts).
 import { request } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createApp } from '../src/app.js';
-import { createMetrics, type Metrics } from '../src/metrics.js';
+import { withDefaults } from '../src/config/config.js';
+import { startGateway, type Gateway } from '../src/gateway.js';
+import { createMetrics } from '../src/metrics.js';
+import { UpstreamClient } from '../src/proxy/upstream-client.js';
 import { createRequestIds } from '../src/request-id.js';
+import { Router } from '../src/router.js';
 import { listen, type RunningServer } from '../src/runtime/http-server.js';
-import { createWorkerPool, type WorkerPool } from '../src/worker-pool.js';
+import type { WorkerPool } from '../src/worker-pool.js';
+import { type FakeUpstream, startFakeUpstream } from './helpers/fake-upstream.js';
 import { setup } from './helpers/setup.js';
 
-const BODY_LIMIT = 64;
+const BODY_LIMIT = 256;
 
-let server: RunningServer;
-let pool: WorkerPool;
-let metrics: Metrics;
+let gateway: Gateway;
+let fake: FakeUpstream;
 
 const post = (path: string, body: string) =>
-  fetch(`${server.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  fetch(`${gateway.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
 
 async function errorOf(res: Response): Promise<{ message: string; type: string; code: string }> {
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
@@ -27,7 +33,7 @@ async function errorOf(res: Response): Promise<{ message: string; type: string; 
 // Sends a chunked body (no content-length) in pieces, so the limit is met mid-stream.
 function postChunked(path: string, chunks: string[]): Promise<{ status: number; body: string; connection: string | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${server.url}${path}`, { method: 'POST' }, (res) => {
+    const req = request(`${gateway.url}${path}`, { method: 'POST' }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -39,57 +45,91 @@ function postChunked(path: string, chunks: string[]): Promise<{ status: number; 
   });
 }
 
+const metricsText = async () => (await fetch(`${gateway.url}/metrics`)).text();
+
 const app = suite('app');
 
 setup(app, async () => {
-  metrics = createMetrics();
-  pool = createWorkerPool({ minThreads: 1, maxThreads: 1 });
-  const handler = createApp({ metrics, ids: createRequestIds(), pool, bodyLimitBytes: BODY_LIMIT });
-  server = await listen(handler, { host: '127.0.0.1', port: 0 });
+  fake = await startFakeUpstream({ slots: 2, models: ['fake-model.gguf'] });
+  gateway = await startGateway(
+    withDefaults({ port: 0, upstreams: [{ url: fake.url }], limits: { bodyBytes: BODY_LIMIT } }),
+    { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 } },
+  );
 });
 
 app.after(async () => {
-  await server?.close();
-  await pool?.destroy();
+  await gateway?.close();
+  await fake?.close();
 });
 
 app('GET /health is ok', async () => {
-  const res = await fetch(`${server.url}/health`);
+  const res = await fetch(`${gateway.url}/health`);
   assert.is(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
   assert.equal(await res.json(), { status: 'ok' });
 });
 
 app('GET /metrics is Prometheus text with the request counter', async () => {
-  await (await fetch(`${server.url}/health?probe=1`)).text();
-  const res = await fetch(`${server.url}/metrics`);
+  await (await fetch(`${gateway.url}/health?probe=1`)).text();
+  const res = await fetch(`${gateway.url}/metrics`);
   assert.is(res.status, 200);
-  assert.is(res.headers.get('content-type'), metrics.registry.contentType);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
   const text = await res.text();
   assert.match(text, '# TYPE slotkeeper_http_requests_total counter');
-  assert.match(text, 'slotkeeper_http_requests_total{route="health",status="200"}');
+  assert.match(text, 'slotkeeper_http_requests_total{route="health",model="none",status="200"}');
+  assert.match(text, 'slotkeeper_upstream_up{upstream="0"} 1');
 });
 
-app('an unknown path is 404 not_found, counted under route="other"', async () => {
-  const res = await fetch(`${server.url}/no/such/path?x=1`);
+app('a chat completion is forwarded with id_slot and cache_prompt, and its timings are learned', async () => {
+  const res = await post('/v1/chat/completions', JSON.stringify({ model: 'anything', messages: [{ role: 'user', content: 'hi there' }] }));
+  assert.is(res.status, 200);
+  const body = (await res.json()) as { object: string; timings: { prompt_n: number } };
+  assert.is(body.object, 'chat.completion');
+  const sent = fake.requests.filter((r) => r.path === '/v1/chat/completions').at(-1)!;
+  assert.ok(sent.idSlot === 0 || sent.idSlot === 1, `id_slot ${sent.idSlot}`);
+  assert.is((sent.body as { cache_prompt: boolean }).cache_prompt, true);
+  assert.is((sent.body as { model: string }).model, 'anything', 'the body is otherwise what the client sent');
+  const text = await metricsText();
+  assert.match(text, 'slotkeeper_http_requests_total{route="chat_completions",model="fake-model.gguf",status="200"} 1');
+  assert.match(text, /slotkeeper_prompt_tokens_total\{kind="evaluated"\} [1-9]/);
+});
+
+app('/v1/completions is forwarded the same way', async () => {
+  const res = await post('/v1/completions', JSON.stringify({ prompt: 'once upon a time' }));
+  assert.is(res.status, 200);
+  const sent = fake.requests.filter((r) => r.path === '/v1/completions').at(-1)!;
+  assert.type(sent.idSlot, 'number');
+});
+
+app('GET /v1/models is the fleet\'s merged list', async () => {
+  const res = await fetch(`${gateway.url}/v1/models`);
+  const body = (await res.json()) as { object: string; data: { id: string }[] };
+  assert.is(body.object, 'list');
+  assert.equal(body.data.map((m) => m.id), ['fake-model.gguf']);
+});
+
+app('any other path passes through to the upstream, its status and body untouched', async () => {
+  const props = await fetch(`${gateway.url}/props`);
+  assert.is(props.status, 200);
+  assert.type(((await props.json()) as { total_slots: number }).total_slots, 'number');
+  const res = await fetch(`${gateway.url}/no/such/path?x=1`);
   assert.is(res.status, 404);
-  const error = await errorOf(res);
-  assert.is(error.code, 'not_found');
-  assert.is(error.type, 'invalid_request_error');
-  const text = await metrics.registry.metrics();
-  assert.match(text, 'slotkeeper_http_requests_total{route="other",status="404"} 1');
+  assert.is(fake.requests.at(-1)?.path, '/no/such/path');
+  await res.arrayBuffer();
+  const text = await metricsText();
+  assert.match(text, 'slotkeeper_http_requests_total{route="passthrough",model="fake-model.gguf",status="404"} 1');
   assert.not.match(text, '/no/such/path');
 });
 
-app('a known path with the wrong method is 405 with allow', async () => {
-  const res = await fetch(`${server.url}/v1/chat/completions`);
+app('a route of slotkeeper\'s own with the wrong method is 405 with allow', async () => {
+  const res = await fetch(`${gateway.url}/v1/chat/completions`);
   assert.is(res.status, 405);
   assert.is(res.headers.get('allow'), 'POST');
   assert.is((await errorOf(res)).code, 'method_not_allowed');
 });
 
 app('a body over the limit is 413 body_too_large (declared length)', async () => {
-  const res = await post('/v1/chat/completions', JSON.stringify({ model: 'm', pad: 'x'.repeat(200) }));
+  const res = await post('/v1/chat/completions', JSON.stringify({ model: 'm', pad: 'x'.repeat(400) }));
   assert.is(res.status, 413);
   assert.is(res.headers.get('connection'), 'close');
   const error = await errorOf(res);
@@ -98,40 +138,30 @@ app('a body over the limit is 413 body_too_large (declared length)', async () =>
 });
 
 app('a body over the limit is 413 body_too_large (chunked)', async () => {
-  const res = await postChunked('/v1/chat/completions', ['{"model":"m",', `"pad":"${'x'.repeat(40)}`, `${'x'.repeat(40)}"}`]);
+  const res = await postChunked('/v1/chat/completions', ['{"model":"m",', `"pad":"${'x'.repeat(200)}`, `${'x'.repeat(200)}"}`]);
   assert.is(res.status, 413);
   assert.is(res.connection, 'close');
   assert.is(JSON.parse(res.body).error.code, 'body_too_large');
 });
 
-app('malformed JSON is 400 invalid_json', async () => {
-  const res = await post('/v1/chat/completions', '{"model": ');
-  assert.is(res.status, 400);
-  const error = await errorOf(res);
-  assert.is(error.code, 'invalid_json');
-  assert.is(error.type, 'invalid_request_error');
+app('malformed JSON is 400 invalid_json; a non-object or a missing prompt is 400 invalid_request', async () => {
+  const bad = await post('/v1/chat/completions', '{"model": ');
+  assert.is(bad.status, 400);
+  assert.is((await errorOf(bad)).code, 'invalid_json');
+  const array = await post('/v1/chat/completions', '[1,2]');
+  assert.is(array.status, 400);
+  assert.is((await errorOf(array)).code, 'invalid_request');
+  const noMessages = await post('/v1/chat/completions', '{"model":"m"}');
+  assert.is(noMessages.status, 400);
+  assert.is((await errorOf(noMessages)).code, 'invalid_request');
 });
 
-app('a JSON body that is not an object is 400 invalid_request', async () => {
-  const res = await post('/v1/chat/completions', '[1,2]');
-  assert.is(res.status, 400);
-  assert.is((await errorOf(res)).code, 'invalid_request');
-});
-
-app('a valid body is 501 not_implemented until forwarding lands', async () => {
-  const res = await post('/v1/chat/completions', '{"model":"m","messages":[]}');
-  assert.is(res.status, 501);
-  const error = await errorOf(res);
-  assert.is(error.code, 'not_implemented');
-  assert.is(error.type, 'server_error');
-});
-
-app('every response has a unique x-request-id', async () => {
+app('every response has a unique x-request-id, also forwarded upstream', async () => {
   const responses = await Promise.all([
-    fetch(`${server.url}/health`),
-    fetch(`${server.url}/nope`),
+    fetch(`${gateway.url}/health`),
+    fetch(`${gateway.url}/nope`),
     post('/v1/chat/completions', 'not json'),
-    fetch(`${server.url}/metrics`),
+    post('/v1/chat/completions', '{"messages":[{"role":"user","content":"x"}]}'),
   ]);
   const ids = await Promise.all(responses.map(async (res) => {
     await res.arrayBuffer();
@@ -139,6 +169,7 @@ app('every response has a unique x-request-id', async () => {
   }));
   for (const id of ids) assert.ok(id !== null && id.length > 0);
   assert.is(new Set(ids).size, ids.length);
+  assert.is(fake.requests.find((r) => r.path === '/nope')?.headers['x-request-id'], ids[1]);
 });
 
 app.run();
@@ -152,11 +183,15 @@ setup(failures, async () => {
   const brokenPool: WorkerPool = {
     analyze: () => Promise.reject(new Error('pool exploded')),
     destroy: () => Promise.resolve(),
+    queueSize: () => 0,
   };
+  const config = withDefaults();
+  const metrics = createMetrics();
   const handler = createApp({
-    metrics: createMetrics(),
-    ids: createRequestIds(),
-    pool: brokenPool,
+    config, metrics, ids: createRequestIds(), pool: brokenPool, client: new UpstreamClient(),
+    router: new Router({ config, metrics, now: () => 0, leases: { acquire: () => Promise.reject(new Error('unused')), isBusy: () => false, waitingFor: () => 0 } }),
+    fleet: { resolveModel: () => { throw new Error('unused'); }, reportFailure: () => {}, modelList: () => ({}) },
+    authorized: () => true,
     onError: (err, requestId) => reported.push({ err, requestId }),
   });
   failing = await listen(handler, { host: '127.0.0.1', port: 0 });

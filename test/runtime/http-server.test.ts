@@ -1,12 +1,12 @@
-// Runtime smoke test: the node:http seam serves the app, body reading and workers included.
+// Runtime smoke test: the node:http seam serves the whole gateway (fleet probes, workers, the
+// lease queue, forwarding and SSE relay) in front of a fake llama-server, on every runtime.
 import { Agent, get as httpGet } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createApp } from '../../src/app.js';
-import { createMetrics } from '../../src/metrics.js';
-import { createRequestIds } from '../../src/request-id.js';
-import { listen, type RunningServer } from '../../src/runtime/http-server.js';
-import { createWorkerPool, type WorkerPool } from '../../src/worker-pool.js';
+import { withDefaults } from '../../src/config/config.js';
+import { type Gateway, startGateway } from '../../src/gateway.js';
+import { listen } from '../../src/runtime/http-server.js';
+import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { setup } from '../helpers/setup.js';
 
 // GET via node:http, so the test controls the agent (fetch's connection reuse is not ours to see).
@@ -22,19 +22,20 @@ function get(url: string, agent: Agent): Promise<string> {
   });
 }
 
-let server: RunningServer;
-let pool: WorkerPool;
+let server: Gateway;
+let fake: FakeUpstream;
 const http = suite('runtime: http-server');
 
 setup(http, async () => {
-  pool = createWorkerPool({ minThreads: 1, maxThreads: 1 });
-  const app = createApp({ metrics: createMetrics({ defaultMetrics: true }), ids: createRequestIds(), pool, bodyLimitBytes: 1024 });
-  server = await listen(app, { host: '127.0.0.1', port: 0 });
+  fake = await startFakeUpstream({ slots: 2, answer: 'one two three four' });
+  server = await startGateway(withDefaults({ port: 0, upstreams: [{ url: fake.url }], limits: { bodyBytes: 1024 } }), {
+    defaultMetrics: true, pool: { minThreads: 1, maxThreads: 1 },
+  });
 });
 
 http.after(async () => {
   await server?.close();
-  await pool?.destroy();
+  await fake?.close();
 });
 
 http('listens on the port it reports', () => {
@@ -51,7 +52,22 @@ http('GET /health answers with a request id', async () => {
 
 http('the request was counted by route', async () => {
   const text = await (await fetch(`${server.url}/metrics`)).text();
-  assert.match(text, 'slotkeeper_http_requests_total{route="health",status="200"} 1');
+  assert.match(text, 'slotkeeper_http_requests_total{route="health",model="none",status="200"} 1');
+});
+
+http('a streamed chat completion is relayed event by event, with id_slot set upstream', async () => {
+  const res = await fetch(`${server.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: 'hello' }], stream: true }),
+  });
+  assert.is(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', 'text/event-stream');
+  const text = await res.text();
+  const events = text.split('\n\n').filter((e) => e.startsWith('data: '));
+  assert.is(events.at(-1), 'data: [DONE]');
+  const deltas = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as { choices: { delta: { content?: string } }[] });
+  assert.is(deltas.map((d) => d.choices[0]?.delta.content ?? '').join('').trim(), 'one two three four');
+  assert.type(fake.requests.at(-1)?.idSlot, 'number');
 });
 
 http('a POST body reaches the worker', async () => {

@@ -15,11 +15,18 @@ piscina.after(async () => {
   await pool?.destroy();
 });
 
-piscina('runs the analyze task in a worker, transferring the body', async () => {
-  const body = new TextEncoder().encode('{"model":"m","stream":true}').buffer;
-  const pending = pool.analyze(body);
+piscina('runs the analyze task in a worker, transferring the body there and back', async () => {
+  const text = JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'x'.repeat(600) }] });
+  const body = new TextEncoder().encode(text).buffer;
+  const pending = pool.analyze(body, { blockChars: 256 });
   assert.is(body.byteLength, 0, 'body detached on the sending side');
-  assert.equal(await pending, { ok: true, model: 'm', stream: true, bytes: 27 });
+  const result = await pending;
+  if (!result.ok) throw new Error(`analysis failed: ${result.code}`);
+  assert.is(result.model, 'm');
+  assert.is(result.stream, true);
+  assert.is(new TextDecoder().decode(result.forward), text, 'the forwarded bytes are the body, returned by transfer');
+  assert.instance(result.hashes, Float64Array);
+  assert.is(result.hashes.length, Math.floor(result.promptChars / 256));
 });
 
 piscina('a failure comes back as data', async () => {

@@ -1,0 +1,195 @@
+// Carries out the scheduler's decisions: builds the snapshot the pure policy reads (slots, leases,
+// beliefs, rates), takes a lease on the chosen slot, and learns from each finished request. All
+// state it touches between the snapshot and the lease request is read and acted on in one tick.
+import type { Config } from './config/config.js';
+import { defaults } from './defaults.js';
+import { SlotkeeperError } from './errors.js';
+import type { Metrics } from './metrics.js';
+import { type Chain, commonBlocks } from './prefix/chain.js';
+import { type ExpectedReuse, PrefixIndex } from './prefix/prefix-index.js';
+import type { Timings } from './proxy/timings.js';
+import { type CostParams, promptTokens, serviceMs } from './scheduler/cost-model.js';
+import { type Choice, type DecisionKind, type ServerView, type SlotView, schedule } from './scheduler/policy.js';
+import { RateTable } from './scheduler/rates.js';
+
+/** What the router needs to know of an upstream (src/fleet/upstream.ts provides it). */
+export interface RoutableUpstream {
+  readonly id: number;
+  readonly url: string;
+  readonly slotIds: readonly number[];
+  readonly generation: number;
+  readonly ramCacheTokens: number;
+}
+
+/** What the router needs of the lease queue (src/leases/lease-queue.ts). */
+export interface Leases {
+  acquire(options: { keys: readonly string[]; cost?: number; signal?: AbortSignal }): Promise<{ readonly key: string; release(): void }>;
+  isBusy(key: string): boolean;
+  waitingFor(key: string): number;
+}
+
+/** The request, as the worker analysed it. */
+export interface RoutedRequest {
+  chain: Chain;
+  promptChars: number;
+  maxTokens: number | null;
+  clientSlot: number | null;
+}
+
+/** Where a request runs; hand it back to {@link Router.finish} exactly once. */
+export interface Placement<U extends RoutableUpstream = RoutableUpstream> {
+  upstream: U;
+  slot: number;
+  kind: DecisionKind;
+  choice: Choice;
+  /** ms spent waiting for the lease. */
+  waitedMs: number;
+  startedMs: number;
+  release(): void;
+}
+
+/** What a finished request reported. */
+export interface Finish {
+  /** The response ended normally with a 2xx status. */
+  complete: boolean;
+  timings: Timings | null;
+}
+
+/** Dependencies, injected. */
+export interface RouterDeps {
+  config: Config;
+  leases: Leases;
+  metrics: Metrics;
+  now: () => number;
+}
+
+const key = (server: number, slot: number) => `${server}/${slot}`;
+
+/** The gateway's routing state: beliefs, rates, and the expected end of every lease. */
+export class Router {
+  readonly index = new PrefixIndex();
+  readonly rates = new RateTable();
+  private readonly generations = new Map<number, number>();
+  private readonly expectedEnd = new Map<string, number>();
+  private readonly deps: RouterDeps;
+
+  constructor(deps: RouterDeps) {
+    this.deps = deps;
+  }
+
+  /**
+   * Chooses a slot among `upstreams` (ready servers of the request's model) and waits for its
+   * lease. Rejects with the lease queue's errors (queue_full, queue_timeout) or the signal's reason.
+   */
+  async place<U extends RoutableUpstream>(request: RoutedRequest, upstreams: readonly U[], signal?: AbortSignal): Promise<Placement<U>> {
+    const { now, leases, metrics } = this.deps;
+    for (const u of upstreams) this.track(u);
+    const views = upstreams.map((u) => this.view(u, request.chain));
+    const decision = schedule(request, views, now(), {
+      absThreshold: this.deps.config.scheduler.balanceAbsThreshold,
+      relThreshold: this.deps.config.scheduler.balanceRelThreshold,
+    });
+    if (decision === null) throw new SlotkeeperError('no_upstream', 'slotkeeper: no server of this model has a slot');
+    const asked = now();
+    const lease = await leases.acquire({ keys: decision.keys, cost: decision.best.ttftMs - decision.best.waitMs, signal });
+    const startedMs = now();
+    const [serverText, slotText] = lease.key.split('/');
+    const server = Number(serverText);
+    const slot = Number(slotText);
+    const upstream = upstreams.find((u) => u.id === server)!;
+    // After a wait the slot may hold something else now: expect what it holds at this moment.
+    let choice = decision.choices.get(lease.key)!;
+    if (startedMs > asked) {
+      const fresh = this.view(upstream, request.chain).slots.find((s) => s.slot === slot);
+      if (fresh) choice = { ...choice, reuse: fresh.reuse, reuseTokens: this.reuseTokens(upstream.id, fresh.reuse, request, fresh) };
+    }
+    const kind = lease.key === decision.best.key ? decision.kind : 'cold';
+    metrics.schedulerDecisions.inc({ kind });
+    metrics.queueWait.observe((startedMs - asked) / 1000);
+    this.index.dispatch(server, slot, request.chain, (s) => leases.isBusy(key(server, s)) && s !== slot);
+    const rates = this.rates.get(server);
+    this.expectedEnd.set(lease.key, startedMs + serviceMs(choice.prefillTokens, request.maxTokens, rates));
+    let released = false;
+    return {
+      upstream, slot, kind, choice, waitedMs: startedMs - asked, startedMs,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.expectedEnd.delete(lease.key);
+        lease.release();
+      },
+    };
+  }
+
+  /** Learns from a finished request and releases its lease. */
+  finish(placement: Placement, request: RoutedRequest, result: Finish): void {
+    const { now, metrics } = this.deps;
+    try {
+      const { upstream, slot, choice } = placement;
+      const t = result.timings;
+      if (!result.complete || t === null) {
+        // Cut short or unreported: what the slot holds now is unknown, so believe nothing.
+        if (!result.complete) this.index.forgetSlot(upstream.id, slot);
+        return;
+      }
+      const rates = this.rates.get(upstream.id);
+      const tolerance = Math.max(2 * this.deps.config.scheduler.blockChars * rates.tokensPerChar, 0.1 * choice.reuseTokens);
+      const correction = this.index.recordOutcome({
+        server: upstream.id, slot, chain: request.chain, tokens: t.cacheN + t.promptN + t.predictedN,
+        expected: choice.reuse, expectedTokens: choice.reuseTokens, reusedTokens: t.cacheN, nowMs: now(),
+      }, tolerance);
+      if (correction) metrics.indexCorrections.inc({ kind: correction });
+      this.rates.record(upstream.id, {
+        promptN: t.promptN, promptMs: t.promptMs, cacheN: t.cacheN, predictedN: t.predictedN, predictedMs: t.predictedMs,
+        promptChars: request.promptChars, serviceMs: now() - placement.startedMs,
+      });
+      metrics.promptTokens.inc({ kind: 'evaluated' }, t.promptN);
+      metrics.promptTokens.inc({ kind: 'reused' }, t.cacheN);
+      // At the server's measured rate, not this request's: a prefill of a few tokens is mostly
+      // fixed overhead and would inflate the per-token cost of the tokens it skipped.
+      metrics.prefillSecondsSaved.inc(t.cacheN / this.rates.get(upstream.id).promptTokensPerMs / 1000);
+    } finally {
+      placement.release();
+    }
+  }
+
+  /** Forgets a server's slot contents when it was seen to (re)start. */
+  private track(u: RoutableUpstream): void {
+    if (this.generations.get(u.id) === u.generation) return;
+    this.generations.set(u.id, u.generation);
+    this.index.resetServer(u.id, u.ramCacheTokens);
+  }
+
+  private view(u: RoutableUpstream, chain: Chain): ServerView {
+    const { leases, now } = this.deps;
+    const rates = this.rates.get(u.id);
+    const params: CostParams = { blockChars: this.deps.config.scheduler.blockChars, reuseHalfLifeMs: defaults.reuseHalfLifeMs, ramCacheTokens: u.ramCacheTokens };
+    const t = now();
+    let load = 0;
+    const slots: SlotView[] = u.slotIds.map((slot) => {
+      const k = key(u.id, slot);
+      const busy = leases.isBusy(k);
+      const waiting = leases.waitingFor(k);
+      load += (busy ? 1 : 0) + waiting;
+      const waitMs = busy ? Math.max(0, (this.expectedEnd.get(k) ?? t) - t) + waiting * rates.serviceMs : 0;
+      const content = this.index.slot(u.id, slot);
+      return { slot, key: k, busy, waitMs, content, reuse: this.index.expectedReuse(u.id, slot, chain), copiedElsewhere: false };
+    });
+    // A context that is also in the RAM cache or in another slot loses nothing when overwritten.
+    const ram = this.index.ram(u.id);
+    for (const s of slots) {
+      const c = s.content;
+      if (!c || c.chain.length === 0) continue;
+      s.copiedElsewhere = (ram?.best(c.chain)?.blocks ?? 0) >= c.chain.length
+        || slots.some((o) => o !== s && o.content !== undefined && commonBlocks(o.content.chain, c.chain) >= c.chain.length);
+    }
+    return { server: u.id, slots, rates, load, params };
+  }
+
+  private reuseTokens(server: number, reuse: ExpectedReuse, request: RoutedRequest, view: SlotView): number {
+    const rates = this.rates.get(server);
+    const cap = reuse.source === 'ram' ? reuse.ramEntry?.tokens ?? 0 : view.content?.tokens ?? 0;
+    const total = promptTokens(request.promptChars, rates);
+    return Math.min(reuse.blocks * this.deps.config.scheduler.blockChars * rates.tokensPerChar, cap, Math.max(0, total - 1));
+  }
+}

@@ -1,0 +1,80 @@
+// POST /v1/chat/completions and /v1/completions: analyse the body in a worker, choose a slot,
+// hold its lease, forward with `id_slot` set, relay the answer as it streams, learn from timings.
+import { Buffer } from 'node:buffer';
+import { readBody } from '../body-limit.js';
+import { SlotkeeperError, errorFromWorker } from '../errors.js';
+import { relay } from '../proxy/relay.js';
+import { timingsTap } from '../proxy/timings.js';
+import type { Placement, RoutedRequest, Router } from '../router.js';
+import type { WorkerPool } from '../worker-pool.js';
+import type { AnalyzeSuccess } from '../../workers/analyze.js';
+import { type RequestContext, type RouteDeps, type RouteUpstream, upstreamHeaders } from './context.js';
+
+/** What the completions routes need beyond the shared deps. */
+export interface CompletionsDeps extends RouteDeps {
+  pool: WorkerPool;
+  router: Router;
+}
+
+/** Which llama-server route a handler forwards to. */
+export type CompletionsRoute = 'chat' | 'completions';
+
+const PATHS: Record<CompletionsRoute, string> = { chat: '/v1/chat/completions', completions: '/v1/completions' };
+
+/** Handles one completions request end to end. */
+export async function handleCompletions(route: CompletionsRoute, ctx: RequestContext, deps: CompletionsDeps, declaredLength: number | undefined): Promise<void> {
+  const { config, metrics } = deps;
+  const body = await readBody(ctx.req, { limitBytes: config.limits.bodyBytes, declaredLength });
+  const analysisStarted = performance.now();
+  const analysis = await deps.pool.analyze(body, { route, blockChars: config.scheduler.blockChars });
+  metrics.workerTask.observe((performance.now() - analysisStarted) / 1000);
+  if (!analysis.ok) throw errorFromWorker(analysis);
+
+  const resolved = deps.fleet.resolveModel(analysis.model);
+  ctx.model = resolved.model;
+  const request: RoutedRequest = {
+    chain: analysis.hashes, promptChars: analysis.promptChars, maxTokens: analysis.maxTokens, clientSlot: analysis.clientSlot,
+  };
+  let upstreams = resolved.upstreams;
+  // A server that cannot be reached before anything was sent to the client is drained and the
+  // request tried once more elsewhere; after the first byte there is nothing left to retry.
+  for (let attempt = 0; ; attempt++) {
+    const placement = await deps.router.place(request, upstreams, ctx.signal);
+    try {
+      await forward(route, ctx, deps, analysis, request, placement);
+      return;
+    } catch (err) {
+      placement.release();
+      const canRetry = err instanceof SlotkeeperError && err.code === 'upstream_unreachable' && !ctx.res.headersSent;
+      if (err instanceof SlotkeeperError && err.code === 'upstream_unreachable') deps.fleet.reportFailure(placement.upstream, err);
+      const others = upstreams.filter((u) => u.id !== placement.upstream.id);
+      if (!canRetry || attempt > 0 || others.length === 0) throw err;
+      metrics.failovers.inc();
+      upstreams = others;
+    }
+  }
+}
+
+async function forward(route: CompletionsRoute, ctx: RequestContext, deps: CompletionsDeps, analysis: AnalyzeSuccess, request: RoutedRequest, placement: Placement<RouteUpstream>): Promise<void> {
+  const { config, metrics } = deps;
+  const bytes = new Uint8Array(analysis.forward);
+  const fields = `"id_slot":${placement.slot},"cache_prompt":${analysis.cachePrompt}${analysis.emptyObject ? '' : ','}`;
+  const upstreamRes = await deps.client.send({
+    base: placement.upstream.url, path: PATHS[route], method: 'POST',
+    headers: upstreamHeaders(ctx, placement.upstream, config),
+    body: [bytes.subarray(0, analysis.insertAt), Buffer.from(fields), bytes.subarray(analysis.insertAt)],
+    signal: ctx.signal, headersTimeoutMs: config.limits.upstreamHeadersTimeoutMs,
+  });
+  const ok = upstreamRes.statusCode !== undefined && upstreamRes.statusCode < 300;
+  const tap = ok ? timingsTap(upstreamRes.headers['content-type']) : undefined;
+  const result = await relay(upstreamRes, ctx.res, {
+    idleTimeoutMs: config.limits.upstreamIdleTimeoutMs, tap,
+    onFirstByte: () => metrics.timeToFirstByte.observe({ route: route === 'chat' ? 'chat_completions' : 'completions' }, (performance.now() - ctx.receivedMs) / 1000),
+  });
+  // An upstream error (4xx/5xx) ran no prompt, so the slot keeps what it had.
+  if (!ok && result.complete) {
+    placement.release();
+    return;
+  }
+  deps.router.finish(placement, request, { complete: result.complete, timings: tap?.end() ?? null });
+}

@@ -1,0 +1,55 @@
+// What every route handler gets: the request, the response, and the request's own state.
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Config } from '../config/config.js';
+import type { Metrics } from '../metrics.js';
+import type { UpstreamClient } from '../proxy/upstream-client.js';
+import type { RoutableUpstream } from '../router.js';
+
+/** An upstream as routes see it. */
+export interface RouteUpstream extends RoutableUpstream {
+  readonly apiKey?: string | null;
+}
+
+/** What routes need of the fleet (src/fleet/fleet.ts). */
+export interface FleetAccess<U extends RouteUpstream = RouteUpstream> {
+  /** Ready upstreams serving `model`; throws model_not_found (404) or no_upstream (503). */
+  resolveModel(model: string | null): { model: string; upstreams: U[] };
+  /** A request could not reach `upstream`: drain it and re-probe. */
+  reportFailure(upstream: U, error: unknown): void;
+  /** OpenAI's merged model list. */
+  modelList(): unknown;
+}
+
+/** One request in flight. */
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  id: string;
+  /** When the request arrived (performance.now ms). */
+  receivedMs: number;
+  /** Aborted when the client goes away before its response is complete. */
+  signal: AbortSignal;
+  /** The model the request resolved to, for metrics; 'none' until known. */
+  model: string;
+}
+
+/** Builds the headers sent upstream: the client's content headers, never its gateway token. */
+export function upstreamHeaders(ctx: RequestContext, upstream: RouteUpstream, config: Config): OutgoingHttpHeaders {
+  const h = ctx.req.headers;
+  const headers: OutgoingHttpHeaders = { 'x-request-id': ctx.id };
+  for (const name of ['content-type', 'accept', 'accept-language', 'user-agent'] as const) {
+    if (h[name] !== undefined) headers[name] = h[name];
+  }
+  if (upstream.apiKey != null) headers.authorization = `Bearer ${upstream.apiKey}`;
+  // Without gateway auth the client's own credentials are meant for llama-server (--api-key).
+  else if (config.authToken === null && h.authorization !== undefined) headers.authorization = h.authorization;
+  return headers;
+}
+
+/** Everything routes share, injected once. */
+export interface RouteDeps {
+  config: Config;
+  metrics: Metrics;
+  client: UpstreamClient;
+  fleet: FleetAccess;
+}

@@ -1,0 +1,46 @@
+// Any other path (/tokenize, /props, /embeddings, /slots…) goes as it is to a server of the
+// request's model. No slot is chosen: these routes either use none or pick their own.
+import { Buffer } from 'node:buffer';
+import { readBody } from '../body-limit.js';
+import { relay } from '../proxy/relay.js';
+import type { RequestContext, RouteDeps } from './context.js';
+import { upstreamHeaders } from './context.js';
+
+// The model of a passthrough body is read on the main thread; bodies this small parse in well
+// under a millisecond, and larger ones (rare on these routes) go to the default model.
+const MAX_INLINE_PARSE_BYTES = 64 * 1024;
+
+let next = 0;
+
+/** Forwards the request untouched to a ready server of its model (round-robin among them). */
+export async function handlePassthrough(ctx: RequestContext, deps: RouteDeps, declaredLength: number | undefined): Promise<void> {
+  const { req } = ctx;
+  const url = new URL(req.url ?? '/', 'http://gateway');
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  const body = hasBody ? new Uint8Array(await readBody(req, { limitBytes: deps.config.limits.bodyBytes, declaredLength })) : undefined;
+  const model = url.searchParams.get('model') ?? (body ? modelOf(body) : null);
+  const { model: resolved, upstreams } = deps.fleet.resolveModel(model);
+  ctx.model = resolved;
+  const upstream = upstreams[next++ % upstreams.length]!;
+  const upstreamRes = await deps.client.send({
+    base: upstream.url, path: url.pathname + url.search, method: req.method ?? 'GET',
+    headers: upstreamHeaders(ctx, upstream, deps.config),
+    ...(body ? { body: [body] } : {}),
+    signal: ctx.signal, headersTimeoutMs: deps.config.limits.upstreamHeadersTimeoutMs,
+  }).catch((err: unknown) => {
+    deps.fleet.reportFailure(upstream, err);
+    throw err;
+  });
+  await relay(upstreamRes, ctx.res, { idleTimeoutMs: deps.config.limits.upstreamIdleTimeoutMs });
+}
+
+function modelOf(body: Uint8Array): string | null {
+  if (body.byteLength === 0 || body.byteLength > MAX_INLINE_PARSE_BYTES) return null;
+  try {
+    const parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as { model?: unknown };
+    return typeof parsed?.model === 'string' ? parsed.model : null;
+  } catch {
+    // Not JSON: llama-server will say what is wrong with it; the model falls back as if unnamed.
+    return null;
+  }
+}
