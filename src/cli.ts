@@ -90,11 +90,12 @@ async function serve(config: Config): Promise<number> {
   const gateway = await startGateway(config, {
     onError: (err, requestId) => console.error(`slotkeeper: request ${requestId ?? '(unknown)'} failed:`, err),
   });
-  process.stdout.write(`slotkeeper listening on ${gateway.url}\n`);
   // After the first signal our listener is gone, so a second Ctrl-C kills the process outright
-  // if shutdown ever hangs.
-  const signal = await new Promise<string>((resolve) => onShutdownSignal(resolve));
-  process.stdout.write(`slotkeeper: ${signal}, shutting down\n`);
+  // if shutdown ever hangs. Subscribed before the "listening" line: a supervisor (or a test) that
+  // reads it may signal at once, and a pipe write is synchronous, so the line can arrive first.
+  const signal = new Promise<string>((resolve) => onShutdownSignal(resolve));
+  process.stdout.write(`slotkeeper listening on ${gateway.url}\n`);
+  process.stdout.write(`slotkeeper: ${await signal}, shutting down\n`);
   await gateway.close();
   return 0;
 }
