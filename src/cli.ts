@@ -89,6 +89,8 @@ async function main(argv: string[]): Promise<number> {
 async function serve(config: Config): Promise<number> {
   const gateway = await startGateway(config, {
     onError: (err, requestId) => console.error(`slotkeeper: request ${requestId ?? '(unknown)'} failed:`, err),
+    // stdout carries only the listening and shutdown lines, which supervisors and tests read.
+    log: (line) => process.stderr.write(`slotkeeper: ${line}\n`),
   });
   // After the first signal our listener is gone, so a second Ctrl-C kills the process outright
   // if shutdown ever hangs. Subscribed before the "listening" line: a supervisor (or a test) that
