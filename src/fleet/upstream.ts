@@ -3,10 +3,10 @@
 // HTTP) and tells listeners. Nothing here awaits, so no decision rests on a state read before
 // an await.
 //
-//   unknown ──beginProbe──▶ probing ──success──▶ ready ◀──success── draining / down
-//                              │                   │                    ▲
-//                              └──failure──▶ draining ◀──failure, request failure
-//   draining ──failureUntilDown-th failed probe in a row──▶ down
+//   unknown ─probe starts─▶ probing ─good probe─▶ ready
+//   probing, ready ─failed probe─▶ draining;  ready ─request failure─▶ draining
+//   draining ─failuresUntilDown-th failed probe in a row─▶ down
+//   draining, down ─good probe─▶ ready
 import type { UpstreamConfig } from '../config/config.js';
 import { defaults } from '../defaults.js';
 import type { ServedModel } from './models.js';
@@ -69,6 +69,7 @@ export class Upstream {
     this.slotsOverride = config.slots ?? null;
   }
 
+  /** Where it is in its lifecycle; only `ready` upstreams get requests. */
   get state(): UpstreamState { return this.#state; }
   /** Model ids from /v1/models when last seen ready. */
   get models(): readonly string[] { return this.#models; }
@@ -86,6 +87,7 @@ export class Upstream {
    * sleep. Whatever was believed about its KV cache under an older generation is void.
    */
   get generation(): number { return this.#generation; }
+  /** The latest failure since the last good probe, for logs and /health; null when none. */
   get lastError(): string | null { return this.#lastError; }
   /** Failed probes since the last good one. */
   get consecutiveFailures(): number { return this.#consecutiveFailures; }
