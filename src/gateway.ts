@@ -10,11 +10,16 @@ import { UpstreamClient } from './proxy/upstream-client.js';
 import { createRequestIds } from './request-id.js';
 import { Router } from './router.js';
 import { listen, type RunningServer } from './runtime/http-server.js';
-import { createWorkerPool, type WorkerPoolOptions } from './worker-pool.js';
+import { createInlineAnalyzer, createWorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 
 /** How the gateway runs, beside its {@link Config}. */
 export interface GatewayOptions {
   pool?: WorkerPoolOptions;
+  /**
+   * Where request bodies are analysed: 'worker' (default; the piscina pool) or 'inline' on the
+   * main thread, which bench/overhead.ts measures against it.
+   */
+  analysis?: 'worker' | 'inline';
   /** Collect prom-client's process metrics too (default true). */
   defaultMetrics?: boolean;
   /** Told about unexpected failures; `requestId` is absent when no request could be named. */
@@ -31,6 +36,8 @@ export interface Gateway {
   readonly fleet: Fleet;
   /** The routing state (prefix index, rates), for tests. */
   readonly router: Router;
+  /** The slot leases, for tests that check nothing stays held. */
+  readonly leases: LeaseQueue;
   /** Stops accepting, drops connections, then stops probes, pools and workers. */
   close(): Promise<void>;
 }
@@ -46,7 +53,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   const router = new Router({ config, leases, metrics, now: () => performance.now() });
   const client = new UpstreamClient();
-  const pool = createWorkerPool(options.pool);
+  const pool = options.analysis === 'inline' ? createInlineAnalyzer() : createWorkerPool(options.pool);
   metrics.observe({
     queueWaiting: () => leases.waiting(),
     workerQueue: () => pool.queueSize(),
@@ -79,6 +86,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     port: server.port,
     fleet,
     router,
+    leases,
     close() {
       // Server first, so no request arrives to find the pool gone.
       closing ??= server.close().finally(stopAll);

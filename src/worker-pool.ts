@@ -2,7 +2,7 @@
 // transfer of request bodies into the worker (and of the forwarded body and hashes back out).
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { AnalyzeResult, AnalyzeTask, Route } from '../workers/analyze.js';
+import { type AnalyzeResult, type AnalyzeTask, type Route, analyzeRequest } from '../workers/analyze.js';
 import { defaults } from './defaults.js';
 
 /** Piscina options a caller may set; the worker filename is not one of them. */
@@ -48,18 +48,37 @@ function transferList(...items: ArrayBuffer[]): TransferList {
   return items as unknown as TransferList;
 }
 
+// The facade validates; the analysis trusts its task (a bad blockChars would loop forever).
+function invalid(route: unknown, blockChars: unknown): TypeError | null {
+  if (route !== 'chat' && route !== 'completions') return new TypeError(`route must be 'chat' or 'completions', got ${String(route)}`);
+  if (!Number.isInteger(blockChars) || (blockChars as number) < 1) return new TypeError(`blockChars must be a positive integer, got ${String(blockChars)}`);
+  return null;
+}
+
+/**
+ * The same analysis on the calling (main) thread, with the WorkerPool interface: for measuring
+ * what the pool buys (bench/overhead.ts compares both in one run) and for embedding without threads.
+ */
+export function createInlineAnalyzer(): WorkerPool {
+  return {
+    async analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal } = {}) {
+      const error = invalid(route, blockChars);
+      if (error) throw error;
+      signal?.throwIfAborted();
+      return analyzeRequest({ body, route, blockChars });
+    },
+    destroy: async () => {},
+    queueSize: () => 0,
+  };
+}
+
 /** Creates the worker pool. */
 export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
   const piscina = new Piscina<AnalyzeTask, AnalyzeResult>({ ...options, filename: analyzeWorker });
   return {
     analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal } = {}) {
-      // The facade validates; the worker trusts its task (a bad blockChars would loop forever).
-      if (route !== 'chat' && route !== 'completions') {
-        return Promise.reject(new TypeError(`route must be 'chat' or 'completions', got ${String(route)}`));
-      }
-      if (!Number.isInteger(blockChars) || blockChars < 1) {
-        return Promise.reject(new TypeError(`blockChars must be a positive integer, got ${String(blockChars)}`));
-      }
+      const error = invalid(route, blockChars);
+      if (error) return Promise.reject(error);
       // transferList, not Piscina.move: move() only unwraps the task itself, not a field of it.
       // The result needs no unwrapping here: the worker's move() is undone on its side, so what
       // arrives is a plain AnalyzeResult whose ArrayBuffer and Float64Array live in this thread.

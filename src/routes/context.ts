@@ -40,9 +40,14 @@ export function upstreamHeaders(ctx: RequestContext, upstream: RouteUpstream, co
   for (const name of ['content-type', 'accept', 'accept-language', 'user-agent'] as const) {
     if (h[name] !== undefined) headers[name] = h[name];
   }
-  if (upstream.apiKey != null) headers.authorization = `Bearer ${upstream.apiKey}`;
-  // Without gateway auth the client's own credentials are meant for llama-server (--api-key).
-  else if (config.authToken === null && h.authorization !== undefined) headers.authorization = h.authorization;
+  if (upstream.apiKey != null) {
+    headers.authorization = `Bearer ${upstream.apiKey}`;
+  } else if (config.authToken === null) {
+    // Without gateway auth the client's own credentials are meant for llama-server (--api-key).
+    // With it they are the gateway's token (AUTH_HEADERS in src/auth.ts), never sent on.
+    if (h.authorization !== undefined) headers.authorization = h.authorization;
+    if (h['x-api-key'] !== undefined) headers['x-api-key'] = h['x-api-key'];
+  }
   return headers;
 }
 
