@@ -215,3 +215,52 @@ failures('a foreign error is 500 internal_error and reported with the request id
 });
 
 failures.run();
+
+const auth = suite('app: gateway token');
+let guarded: Gateway;
+let guardedFake: FakeUpstream;
+const TOKEN = 'sk-gateway-secret';
+
+setup(auth, async () => {
+  guardedFake = await startFakeUpstream({ slots: 1 });
+  guarded = await startGateway(withDefaults({ port: 0, upstreams: [{ url: guardedFake.url }], authToken: TOKEN }), {
+    defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 },
+  });
+});
+
+auth.after(async () => {
+  await guarded?.close();
+  await guardedFake?.close();
+});
+
+const chatBody = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] });
+
+auth('without the token: 401 unauthorized with WWW-Authenticate, and nothing reaches the upstream', async () => {
+  const before = guardedFake.requests.length;
+  for (const headers of [{}, { authorization: 'Bearer wrong' }, { 'x-api-key': TOKEN.slice(0, -1) }, { authorization: TOKEN }] as Record<string, string>[]) {
+    const res = await fetch(`${guarded.url}/v1/chat/completions`, { method: 'POST', body: chatBody, headers: { 'content-type': 'application/json', ...headers } });
+    assert.is(res.status, 401, JSON.stringify(headers));
+    assert.is(res.headers.get('www-authenticate'), 'Bearer');
+    assert.is((await errorOf(res)).code, 'unauthorized');
+  }
+  const probes = guardedFake.requests.slice(before).filter((r) => r.method === 'POST');
+  assert.is(probes.length, 0);
+});
+
+auth('with the token (Bearer or x-api-key) the request goes through, and the token is not forwarded', async () => {
+  for (const headers of [{ authorization: `Bearer ${TOKEN}` }, { 'x-api-key': TOKEN }] as Record<string, string>[]) {
+    const res = await fetch(`${guarded.url}/v1/chat/completions`, { method: 'POST', body: chatBody, headers: { 'content-type': 'application/json', ...headers } });
+    assert.is(res.status, 200);
+    await res.arrayBuffer();
+    const sent = guardedFake.requests.at(-1)!;
+    assert.is(sent.headers.authorization, undefined);
+    assert.is(sent.headers['x-api-key'], undefined);
+  }
+});
+
+auth('/health stays open for load balancers', async () => {
+  assert.is((await fetch(`${guarded.url}/health`)).status, 200);
+  assert.is((await fetch(`${guarded.url}/metrics`)).status, 401);
+});
+
+auth.run();
