@@ -83,10 +83,13 @@ app('GET /metrics is Prometheus text with the request counter', async () => {
 app('a chat completion is forwarded with id_slot and cache_prompt, and its timings are learned', async () => {
   const res = await post('/v1/chat/completions', JSON.stringify({ model: 'anything', messages: [{ role: 'user', content: 'hi there' }] }));
   assert.is(res.status, 200);
+  assert.is(res.headers.get('x-slotkeeper-upstream'), '0');
+  assert.is(res.headers.get('x-slotkeeper-decision'), 'cold');
   const body = (await res.json()) as { object: string; timings: { prompt_n: number } };
   assert.is(body.object, 'chat.completion');
   const sent = fake.requests.filter((r) => r.path === '/v1/chat/completions').at(-1)!;
   assert.ok(sent.idSlot === 0 || sent.idSlot === 1, `id_slot ${sent.idSlot}`);
+  assert.is(res.headers.get('x-slotkeeper-slot'), String(sent.idSlot));
   assert.is((sent.body as { cache_prompt: boolean }).cache_prompt, true);
   assert.is((sent.body as { model: string }).model, 'anything', 'the body is otherwise what the client sent');
   const text = await metricsText();

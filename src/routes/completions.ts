@@ -65,6 +65,10 @@ async function forward(route: CompletionsRoute, ctx: RequestContext, deps: Compl
     body: [bytes.subarray(0, analysis.insertAt), Buffer.from(fields), bytes.subarray(analysis.insertAt)],
     signal: ctx.signal, headersTimeoutMs: config.limits.upstreamHeadersTimeoutMs,
   });
+  // Where the request ran, for clients and benchmarks that want to attribute latency.
+  ctx.res.setHeader('x-slotkeeper-upstream', String(placement.upstream.id));
+  ctx.res.setHeader('x-slotkeeper-slot', String(placement.slot));
+  ctx.res.setHeader('x-slotkeeper-decision', placement.kind);
   const ok = upstreamRes.statusCode !== undefined && upstreamRes.statusCode < 300;
   const tap = ok ? timingsTap(upstreamRes.headers['content-type']) : undefined;
   const result = await relay(upstreamRes, ctx.res, {
