@@ -10,7 +10,7 @@ export interface RequestRecord {
   pass: number;
   kind: 'turn' | 'side' | 'rewrite';
   dialect: Dialect;
-  /** Which server (index into the configuration's servers) answered. */
+  /** Which server (index into the configuration's servers) answered; -1 when the front did not say (slotkeeper with several). */
   server: number;
   /** When it was sent, ms since the configuration's replay started. */
   startMs: number;

@@ -1,8 +1,11 @@
-// Runs one scenario under each configuration: starts the servers, replays the trace closed-loop,
-// computes the oracle, and stops everything. Effects only; the decisions (what to run, with which
-// flags) come from the generators and scale.ts.
+// Runs one scenario under each configuration: starts the servers and whatever fronts them,
+// replays the trace closed-loop, computes the oracle, and stops everything. Effects only; the
+// decisions (what to run, with which flags) come from the generators, scale.ts and cli.ts.
+import { withDefaults } from '../src/config/config.js';
+import { startGateway } from '../src/gateway.js';
+import { startBalancer } from './balancer.js';
 import { ensureLlamaServer } from './rig/llama-cpp.js';
-import { ensureModel } from './rig/model.js';
+import { ensureModel, kvBytesPerToken, presetParams } from './rig/model.js';
 import { type LlamaServer, startLlamaServer } from './rig/server.js';
 import { type OracleInput, type PromptTokenizer, llamaServerTokenizer, oracleCounts } from './oracle.js';
 import { estimateReplay } from './generators/index.js';
@@ -10,8 +13,27 @@ import { createProgress } from './report/progress.js';
 import { isError } from './report/stats.js';
 import { type SentRequest, replay } from './replay.js';
 import type { ConfigResult, RequestRecord } from './results.js';
-import { BENCH_MODEL, type ServerSetup } from './scale.js';
+import { BENCH_MODEL, DEFAULT_CACHE_RAM_MIB, type ServerSetup } from './scale.js';
 import { readMetrics } from './server-metrics.js';
+import type { Trace } from './trace.js';
+
+/**
+ * What stands between the clients and the servers: nothing (`direct`: requests go round-robin
+ * over the servers, as DNS or a client list would spread them), a plain least-loaded proxy
+ * (bench/balancer.ts), or slotkeeper.
+ */
+export type Front = 'direct' | 'least-loaded' | 'slotkeeper';
+
+/** One way of serving the trace. */
+export interface Configuration {
+  name: string;
+  front: Front;
+  /** --cache-ram, MiB; undefined leaves llama-server's default. */
+  cacheRamMiB?: number;
+}
+
+/** Where progress lines go. */
+export type Log = (line: string) => void;
 
 /** /metrics of every server, summed: a fleet's counters are the sum of its servers'. */
 async function readAllMetrics(urls: readonly string[]): Promise<Record<string, number>> {
@@ -21,17 +43,52 @@ async function readAllMetrics(urls: readonly string[]): Promise<Record<string, n
   }
   return sum;
 }
-import type { Trace } from './trace.js';
 
-/** One way of serving the trace. Only "llama-server alone" exists until the gateway lands. */
-export interface Configuration {
-  name: string;
-  /** --cache-ram, MiB; undefined leaves llama-server's default. */
-  cacheRamMiB?: number;
+/** Tokens of the bench model's KV that `--cache-ram` MiB hold: what slotkeeper models each server's RAM cache as. */
+export function cacheRamTokens(cacheRamMiB: number | undefined): number {
+  return Math.floor(((cacheRamMiB ?? DEFAULT_CACHE_RAM_MIB) * 2 ** 20) / kvBytesPerToken(presetParams(BENCH_MODEL)));
 }
 
-/** Where progress lines go. */
-export type Log = (line: string) => void;
+/** A started front: where replay sends requests, and which server each one reached. */
+interface RunningFront {
+  baseUrls: readonly string[];
+  /** Where requests go, for the progress log. */
+  route: string;
+  /** The server that answered, from the index replay recorded as `server` (its base URL); -1 when unknown. */
+  serverOf(replayIndex: number): number;
+  /** Extra facts for the report's configuration list. */
+  setup: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+async function startFront(config: Configuration, urls: readonly string[], requests: number, log: Log): Promise<RunningFront> {
+  switch (config.front) {
+    case 'direct':
+      return { baseUrls: urls, route: urls.join(', '), serverOf: (i) => i, setup: {}, close: async () => {} };
+    case 'least-loaded': {
+      const servedBy = new Map<number, number>();
+      const balancer = await startBalancer({ upstreams: urls, onRoute: (r) => { if (r.tag !== null) servedBy.set(r.tag, r.server); } });
+      // Replay tells requests apart only by the base URL it used, round-robin: one base URL per
+      // request, tagged with its number, lets the balancer say where each one went.
+      const baseUrls = Array.from({ length: requests }, (_, n) => `${balancer.url}/req/${n}`);
+      return { baseUrls, route: `least-loaded ${balancer.url} → ${urls.join(', ')}`, serverOf: (n) => servedBy.get(n) ?? -1, setup: {}, close: () => balancer.close() };
+    }
+    case 'slotkeeper': {
+      const ramCacheTokens = cacheRamTokens(config.cacheRamMiB);
+      const gateway = await startGateway(withDefaults({ port: 0, upstreams: urls.map((url) => ({ url, ramCacheTokens })) }), {
+        // prom-client's process metrics would only add work to the bench process.
+        defaultMetrics: false,
+        log: (line) => log(`slotkeeper: ${line}`),
+        onError: (err, requestId) => log(`slotkeeper: ${requestId ?? '-'}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`),
+      });
+      // The gateway does not say which server answered; with one there is no question.
+      return {
+        baseUrls: [gateway.url], route: `slotkeeper ${gateway.url} → ${urls.join(', ')}`,
+        serverOf: () => (urls.length === 1 ? 0 : -1), setup: { ramCacheTokens }, close: () => gateway.close(),
+      };
+    }
+  }
+}
 
 /** Replays `trace` once per configuration, one after another, each on fresh servers. */
 export async function runConfigurations(trace: Trace, setup: ServerSetup, configs: Configuration[], log: Log, signal?: AbortSignal): Promise<ConfigResult[]> {
@@ -44,37 +101,50 @@ export async function runConfigurations(trace: Trace, setup: ServerSetup, config
       binary, model, slots: setup.slots, ctx: setup.slots * setup.ctxPerSlot,
       ...(config.cacheRamMiB !== undefined ? { cacheRamMiB: config.cacheRamMiB } : {}),
     }).catch((err: Error) => err)));
+    let front: RunningFront | undefined;
     try {
       const failed = servers.find((s): s is Error => s instanceof Error);
       if (failed) throw failed;
       const running = servers as LlamaServer[];
       const urls = running.map((s) => s.url);
-      log(`bench: ${config.name}: replaying on ${urls.join(', ')}`);
+      front = await startFront(config, urls, requestCount(trace), log);
+      log(`bench: ${config.name}: replaying on ${front.route}`);
       const metricsBefore = await readAllMetrics(urls);
       const progress = createProgress({ total: estimateReplay(trace).requests, label: config.name });
       let errors = 0;
       const result = await replay({
-        baseUrls: urls, trace, signal,
+        baseUrls: front.baseUrls, trace, signal,
         onRecord: (r) => { if (isError(r)) errors++; progress.tick(1, errors ? `${errors} errors` : r.session); },
       }).catch((err: Error) => {
         for (const s of running) process.stderr.write(`\n--- llama-server log (${s.url}) ---\n${s.log().slice(-20_000)}\n`);
         throw err;
       });
       progress.done();
+      for (const record of result.records) record.server = front.serverOf(record.server);
       const metricsAfter = await readAllMetrics(urls);
       log(`bench: ${config.name}: computing the oracle over ${result.sent.length} prompts`);
       // Every server runs the same model, so any one tokenizes for all.
       await fillOracle(result.records, result.sent, llamaServerTokenizer(urls[0]!));
       results.push({
         name: config.name,
-        setup: { servers: setup.servers, slots: setup.slots, ctxPerSlot: setup.ctxPerSlot, cacheRamMiB: config.cacheRamMiB ?? 'default', model: BENCH_MODEL },
+        setup: {
+          front: config.front, servers: setup.servers, slots: setup.slots, ctxPerSlot: setup.ctxPerSlot,
+          cacheRamMiB: config.cacheRamMiB ?? 'default', model: BENCH_MODEL, ...front.setup,
+        },
         records: result.records, wallMs: result.wallMs, metricsBefore, metricsAfter,
       });
     } finally {
+      // The front first, so nothing it still holds open reaches a server that is stopping.
+      await front?.close().catch((err: Error) => log(`bench: ${config.name}: stopping the ${config.front} front: ${err.message}`));
       await Promise.all(servers.map((s) => (s instanceof Error ? undefined : s.stop())));
     }
   }
   return results;
+}
+
+/** Requests the replay sends: one per step, every pass. */
+function requestCount(trace: Trace): number {
+  return trace.sessions.reduce((n, s) => n + s.steps.length, 0) * (trace.header.passes ?? 1);
 }
 
 /**
