@@ -231,6 +231,9 @@ cache('commonPrefixLength across block boundaries', () => {
   assert.is(commonPrefixLength(base, `${base.slice(0, 5000)}y`), 5000);
   assert.is(commonPrefixLength(`${base.slice(0, 4096)}y`, base), 4096);
   assert.is(commonPrefixLength('', base), 0);
+  assert.is(commonPrefixLength('abc', 'abd'), 2);
+  assert.is(commonPrefixLength('ab', 'abc'), 2);
+  assert.is(commonPrefixLength(base.slice(0, 300), `${base.slice(0, 260)}y`), 260);
 });
 
 cache.run();

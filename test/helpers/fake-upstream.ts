@@ -370,11 +370,16 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   };
 }
 
-/** Length of the common prefix of two strings; compares 4 KB blocks natively before going char by char. */
+/**
+ * Length of the common prefix of two strings. Char by char at first (most prompts that differ do
+ * so early), then 4 KB blocks compared natively, then char by char inside the differing block.
+ */
 export function commonPrefixLength(a: string, b: string): number {
   const end = Math.min(a.length, b.length);
   const BLOCK = 4096;
   let i = 0;
+  while (i < end && i < 256 && a.charCodeAt(i) === b.charCodeAt(i)) i += 1;
+  if (i < 256) return i;
   while (i + BLOCK <= end && a.slice(i, i + BLOCK) === b.slice(i, i + BLOCK)) i += BLOCK;
   while (i < end && a.charCodeAt(i) === b.charCodeAt(i)) i += 1;
   return i;
