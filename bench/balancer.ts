@@ -3,7 +3,7 @@
 // requests in flight, ties in turn, with no regard for what any server has cached; the body
 // streams through both ways.
 import { Buffer } from 'node:buffer';
-import { Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders, createServer, request } from 'node:http';
+import { type IncomingHttpHeaders, type OutgoingHttpHeaders, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 
@@ -64,7 +64,6 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
   const inFlight = upstreams.map(() => 0);
   // Ties go round-robin, so an idle fleet is filled evenly rather than from server 0.
   let next = 0;
-  const agent = new Agent({ keepAlive: true });
 
   const server = createServer((req, res) => {
     const match = TAG.exec(req.url ?? '/');
@@ -83,7 +82,10 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
     const target = upstreams[chosen]!;
     const upstreamReq = request({
       host: target.hostname, port: target.port, path, method: req.method,
-      headers: forwardable(req.headers), agent,
+      // A fresh connection per request, as nginx proxies by default. Pooling would also hit a
+      // llama-server quirk: cpp-httplib answers a stream with `Keep-Alive: timeout=5` yet closes
+      // the connection when the stream ends, so a request sent on it at once is reset.
+      headers: forwardable(req.headers), agent: false,
     });
     upstreamReq.once('response', (upstreamRes) => {
       res.writeHead(upstreamRes.statusCode ?? 502, forwardable(upstreamRes.headers));
@@ -116,7 +118,6 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        agent.destroy();
       });
       return closing;
     },
