@@ -16,7 +16,8 @@ export type ClientJob =
   /** Closed loop: `concurrency` requests always in flight for `durationMs`. */
   | { kind: 'throughput'; url: string; body: BodySpec; concurrency: number; durationMs: number }
   /**
-   * Opens `count` streams, reports 'open' once each has its first byte, cuts them `holdMs` later;
+   * Opens `count` streams one after the other (the next once the last has its first byte),
+   * reports 'open' once all have, cuts them `holdMs` later;
    * gives up (cuts them all, no 'open') if they are not all open within `openTimeoutMs`.
    */
   | { kind: 'streams'; url: string; body: BodySpec; count: number; holdMs: number; openTimeoutMs: number }
@@ -34,8 +35,12 @@ export interface ClientResult {
   /** The first failure seen, to say why. */
   firstError?: string;
   elapsedMs: number;
-  /** streams: response bytes received while held. */
+  /** streams: response bytes received. */
   bytes?: number;
+  /** streams: ms until every stream had its first byte. */
+  openMs?: number;
+  /** Requests sent again because the server had closed their kept-alive socket. */
+  retries: number;
   /** probe: the status and the first bytes of the body. */
   status?: number;
   text?: string;
@@ -43,6 +48,7 @@ export interface ClientResult {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
 let sequence = 0;
+let retries = 0;
 
 interface Outcome {
   ok: boolean;
@@ -51,11 +57,26 @@ interface Outcome {
   totalMs: number;
   text: string;
   error?: string;
+  /** The request failed on a kept-alive socket before any answer: the server had closed it. */
+  staleSocket?: boolean;
 }
 
-/** Sends one request and reads its whole answer; a stream must end with `data: [DONE]`. */
-function send(url: string, body: Body, stream: boolean, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<Outcome> {
+/**
+ * Sends one request and reads its whole answer; a stream must end with `data: [DONE]`.
+ * llama-server (cpp-httplib, b1-de3ff81) closes the connection after a streamed answer without
+ * saying `Connection: close`, so the next request on that pooled socket fails at once. As Node's
+ * docs advise for reused sockets, that request is sent again on a fresh one, timed from the
+ * retry, and counted in `retries`.
+ */
+async function send(url: string, body: Body, stream: boolean, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<Outcome> {
   const parts = body.parts(sequence++);
+  const first = await attempt(url, parts, stream, onBytes, signal);
+  if (!first.staleSocket) return first;
+  retries += 1;
+  return attempt(url, parts, stream, onBytes, signal);
+}
+
+function attempt(url: string, parts: Buffer[], stream: boolean, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<Outcome> {
   return new Promise((resolve) => {
     const started = performance.now();
     let ttfbMs = 0;
@@ -87,7 +108,7 @@ function send(url: string, body: Body, stream: boolean, onBytes?: (n: number) =>
       res.on('error', (err) => done({ ok: false, status, text: head, error: err.message }));
       res.on('close', () => done({ ok: false, status, text: head, error: 'connection closed mid-response' }));
     });
-    req.on('error', (err) => done({ ok: false, status, text: '', error: err.message }));
+    req.on('error', (err) => done({ ok: false, status, text: '', error: err.message, staleSocket: req.reusedSocket && status === 0 && !signal?.aborted }));
     for (const part of parts) req.write(part);
     req.end();
   });
@@ -96,7 +117,8 @@ function send(url: string, body: Body, stream: boolean, onBytes?: (n: number) =>
 /** Runs one job to the end. `onEvent` hears 'open' from a streams job. */
 export async function runJob(job: ClientJob, onEvent: (event: string) => void = () => {}): Promise<ClientResult> {
   const body = buildBody(job.body);
-  const result: ClientResult = { latencies: [], ttfb: [], completed: 0, errors: 0, elapsedMs: 0 };
+  const result: ClientResult = { latencies: [], ttfb: [], completed: 0, errors: 0, elapsedMs: 0, retries: 0 };
+  const retriesBefore = retries;
   const record = (outcome: Outcome) => {
     if (outcome.ok) {
       result.completed += 1;
@@ -130,35 +152,52 @@ export async function runJob(job: ClientJob, onEvent: (event: string) => void = 
       const abort = new AbortController();
       setMaxListeners(job.count + 1, abort.signal);
       let bytes = 0;
-      let firstBytes = 0;
       let opened = false;
       let cut = false;
-      const seen = new Set<number>();
-      let holding: NodeJS.Timeout | undefined = setTimeout(() => abort.abort(), job.openTimeoutMs);
-      const streams = Array.from({ length: job.count }, (_, i) => send(job.url, body, true, (n) => {
-        bytes += n;
-        if (seen.has(i)) return;
-        seen.add(i);
-        firstBytes += 1;
-        if (firstBytes === job.count && !opened) {
-          opened = true;
-          clearTimeout(holding);
-          onEvent('open');
-          holding = setTimeout(() => { cut = true; abort.abort(); }, job.holdMs);
-        }
-      }, abort.signal));
+      let openTimer: NodeJS.Timeout | undefined = setTimeout(() => abort.abort(), job.openTimeoutMs);
+      let holdTimer: NodeJS.Timeout | undefined;
+      // One at a time: each stream is sent once the previous one has its first byte (or failed),
+      // as streams arrive in life, rather than 200 in the same instant.
+      const streams: Promise<Outcome>[] = [];
+      let firstBytes = 0;
+      for (let i = 0; i < job.count && !abort.signal.aborted; i++) {
+        let markOpen!: () => void;
+        const firstByte = new Promise<void>((resolve) => (markOpen = resolve));
+        let seen = false;
+        const outcome = send(job.url, body, true, (n) => {
+          bytes += n;
+          if (seen) return;
+          seen = true;
+          firstBytes += 1;
+          markOpen();
+        }, abort.signal);
+        streams.push(outcome);
+        await Promise.race([firstByte, outcome]);
+      }
+      if (firstBytes === job.count) {
+        opened = true;
+        clearTimeout(openTimer);
+        openTimer = undefined;
+        result.openMs = performance.now() - started;
+        onEvent('open');
+        holdTimer = setTimeout(() => { cut = true; abort.abort(); }, job.holdMs);
+      } else {
+        abort.abort();
+      }
       const outcomes = await Promise.all(streams);
-      if (holding !== undefined) clearTimeout(holding);
+      clearTimeout(openTimer);
+      clearTimeout(holdTimer);
       // A stream that was still open when it was cut is what we wanted; one that ended or failed before is not.
       for (const outcome of outcomes) {
         if (cut && !outcome.ok && outcome.status === 200) result.completed += 1;
         else record({ ...outcome, ok: false, error: outcome.error ?? 'stream ended before the hold was over' });
       }
       result.bytes = bytes;
-      if (!opened) result.firstError ??= `only ${firstBytes} of ${job.count} streams opened`;
+      if (!opened) result.firstError ??= `only ${firstBytes} of ${job.count} streams opened within ${job.openTimeoutMs} ms`;
       break;
     }
   }
   result.elapsedMs = performance.now() - started;
+  result.retries = retries - retriesBefore;
   return result;
 }

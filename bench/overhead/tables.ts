@@ -8,6 +8,8 @@ export interface PathRun {
   latencies: number[];
   errors: number;
   firstError?: string;
+  /** Requests the client sent again because the server had closed their kept-alive socket. */
+  retries?: number;
   /** Closed-loop throughput, requests per second. */
   rps?: number;
   /** Through the gateway: mean ms per request in analysis (worker or inline) and waiting for a slot lease, one at a time and in the closed loop. */
@@ -98,14 +100,16 @@ export interface LoopRun {
   bigPromptP50: number | null;
   bigPromptP99: number | null;
   seconds: number;
+  /** Time to open every stream, s. */
+  openSeconds: number;
   firstError?: string;
 }
 
 /** The event-loop table, one row per gateway variant. */
 export function loopTable(runs: readonly LoopRun[]): string {
-  const header = ['gateway', 'loop delay p50', 'p99 (target ≤ 10)', 'max', 'streams held', '1 MB prompts (errors)', '1 MB prompt latency p50 / p99'];
+  const header = ['front', 'loop delay p50', 'p99 (target ≤ 10)', 'max', 'streams held (opened in)', '1 MB prompts (errors)', '1 MB prompt latency p50 / p99'];
   const lines = runs.map((r) => [
-    r.variant, ms(r.p50), `${ms(r.p99)}${r.p99 <= 10 ? ' ✓' : ' ✗'}`, ms(r.max), `${r.streamsHeld} / ${r.streamsWanted}`,
+    r.variant, ms(r.p50), `${ms(r.p99)}${r.p99 <= 10 ? ' ✓' : ' ✗'}`, ms(r.max), `${r.streamsHeld} / ${r.streamsWanted} (${r.openSeconds.toFixed(1)} s)`,
     `${r.bigPrompts} in ${r.seconds.toFixed(1)} s (${r.bigPromptErrors})`, pair(r.bigPromptP50, r.bigPromptP99),
   ]);
   return markdown(header, lines);
