@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { commonPrefixLength, type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from './helpers/fake-upstream.js';
@@ -286,6 +286,27 @@ failures('fail: a function is asked for every request and can let it through', (
   assert.is((await fetch(`${fake.url}/health`)).status, 500);
   assert.is((await post(`${fake.url}/v1/chat/completions`, chat('hi', { id_slot: 0 }))).status, 200);
   assert.ok((await rawPost(`${fake.url}/v1/chat/completions`, chat('hi', { id_slot: 1 }))).error !== undefined);
+}));
+
+failures('closeAfterStream: the next request on the kept-alive socket finds it closed, as with llama-server', () => withFake({ closeAfterStream: true }, async (fake) => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const send = (stream: boolean) => new Promise<{ reused: boolean; error?: string }>((resolve) => {
+    const req = request(`${fake.url}/v1/chat/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ reused: req.reusedSocket }));
+    });
+    req.on('error', (err) => resolve({ reused: req.reusedSocket, error: err.message }));
+    req.end(JSON.stringify(chat('hi', { stream })));
+  });
+  try {
+    assert.equal(await send(false), { reused: false });
+    assert.equal(await send(true), { reused: true });
+    const after = await send(false);
+    // Either the client saw the close in time and opened a new socket, or it reused the dead one.
+    assert.ok(after.reused ? after.error !== undefined : after.error === undefined, JSON.stringify(after));
+  } finally {
+    agent.destroy();
+  }
 }));
 
 failures('a client that leaves mid-stream frees its slot', () => withFake({ answer: 1000, tokenDelayMs: 5 }, async (fake) => {

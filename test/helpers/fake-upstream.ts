@@ -36,6 +36,12 @@ export interface FakeUpstreamOptions {
    * for every request (any route) and answers `undefined` to let it through.
    */
   fail?: FakeFailure | ((request: RecordedRequest) => FakeFailure | undefined);
+  /**
+   * Close the connection after every streamed answer, as llama-server b1-de3ff81 (cpp-httplib)
+   * does while announcing keep-alive: a client that reuses the socket finds it closed. Off by
+   * default; turn it on to test that a client copes.
+   */
+  closeAfterStream?: boolean;
 }
 
 /** One request as the fake received it. */
@@ -287,6 +293,12 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       return;
     }
 
+    const endStream = (text: string) => {
+      // The socket is taken now: once the response has finished, it is no longer res.socket.
+      const socket = res.socket;
+      if (options.closeAfterStream) res.end(text, () => socket?.end());
+      else res.end(text);
+    };
     res.writeHead(200, { 'content-type': 'text/event-stream', 'x-accel-buffering': 'no' });
     // The first chat chunk carries the role only; completions start with the first token.
     const head = dialect === 'chat'
@@ -303,7 +315,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         return;
       }
       stop();
-      res.end(`${all}${finalChunks()}data: [DONE]\n\n`);
+      endStream(`${all}${finalChunks()}data: [DONE]\n\n`);
       return;
     }
     if (head !== '') res.write(head);
@@ -317,7 +329,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         timer = setTimeout(step, tokenDelayMs);
       } else {
         stop();
-        res.end(`${finalChunks()}data: [DONE]\n\n`);
+        endStream(`${finalChunks()}data: [DONE]\n\n`);
       }
     };
     timer = setTimeout(step, tokenDelayMs);
