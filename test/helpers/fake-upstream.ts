@@ -206,11 +206,11 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     if (dialect === 'chat' ? !Array.isArray(prompt) : prompt === undefined) {
       return sendError(res, 400, dialect === 'chat' ? "'messages' is required" : '"prompt" must be provided');
     }
-    generate(req, res, request, body, dialect, typeof prompt === 'string' ? prompt : JSON.stringify(prompt), failure);
+    generate(res, request, body, dialect, typeof prompt === 'string' ? prompt : JSON.stringify(prompt), failure);
   }
 
-  function generate(req: IncomingMessage, res: ServerResponse, request: RecordedRequest, body: Record<string, unknown>,
-    dialect: Dialect, text: string, failure: FakeFailure | undefined): void {
+  function generate(res: ServerResponse, request: RecordedRequest, body: Record<string, unknown>, dialect: Dialect,
+    text: string, failure: FakeFailure | undefined): void {
     const startedAt = performance.now();
     const slot = chooseSlot(text, request.idSlot);
     const total = Math.max(1, Math.ceil(text.length / CHARS_PER_TOKEN));
