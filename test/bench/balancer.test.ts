@@ -112,6 +112,16 @@ proxy('a streamed response comes through intact and as it is generated; the tag 
   });
 });
 
+proxy('streams come through back to back from a server that closes the connection after each (llama-server does)', async () => {
+  await withFleet([{ answer: 3, closeAfterStream: true }], {}, async (balancer) => {
+    for (let i = 0; i < 5; i++) {
+      const res = await post(`${balancer.url}/v1/chat/completions`, chat(`q${i}`));
+      assert.is(res.status, 200, `request ${i}`);
+      assert.ok(streamed(await res.text()).done, `request ${i}`);
+    }
+  });
+});
+
 proxy('an upstream error status passes through; an unreachable upstream is a 502 naming it', async () => {
   await withFleet([{ fail: 503 }], {}, async (balancer) => {
     const res = await post(`${balancer.url}/v1/chat/completions`, chat('hi'));
