@@ -91,6 +91,16 @@ single('a client aborting mid-stream frees its slot at once', async () => {
   assert.is(slots.every((s) => !s.is_processing), true, 'no generation left running upstream');
 });
 
+single('requests queued behind streams all succeed (llama-server closes a kept-alive connection after a stream)', async () => {
+  const stream = (i: number) => fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: `${words('q', 60)} ${i}` }], max_tokens: 8, stream: true }),
+  }).then(async (res) => `${res.status} ${res.status === 200 ? '' : await res.text()}`.trim());
+  const statuses = await Promise.all([0, 1, 2, 3, 4, 5].map(stream));
+  assert.equal(statuses, ['200', '200', '200', '200', '200', '200']);
+  assert.is(gateway.fleet.upstreams[0]!.state, 'ready', 'no request failure drained the server');
+});
+
 single('the official openai client works unchanged, streaming and not', async () => {
   const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 });
   const models = await client.models.list();

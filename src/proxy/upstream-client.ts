@@ -21,15 +21,42 @@ export interface UpstreamCall {
   headersTimeoutMs: number;
 }
 
+/** A pooled connection was closed under a request; worth one retry on a fresh connection. */
+class StaleConnection extends Error {
+  readonly error: SlotkeeperError;
+
+  constructor(error: SlotkeeperError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
 /** Keep-alive connection pools, one per upstream URL. */
 export class UpstreamClient {
   private readonly agents = new Map<string, Agent>();
 
-  /** Sends `call` and resolves with the response once its headers arrived. */
-  send(call: UpstreamCall): Promise<IncomingMessage> {
+  /**
+   * Sends `call` and resolves with the response once its headers arrived. A pooled connection
+   * that turns out to be closed is retried once on a fresh one: llama-server (de3ff815ea7d) says
+   * `Keep-Alive` on a streamed answer but closes the connection when the stream ends, so the next
+   * request sent on it the same moment is reset before the server ever sees it.
+   */
+  async send(call: UpstreamCall): Promise<IncomingMessage> {
+    try {
+      return await this.attempt(call);
+    } catch (err) {
+      if (!(err instanceof StaleConnection)) throw err;
+      return this.attempt(call, true).catch((retryErr: unknown) => {
+        throw retryErr instanceof StaleConnection ? retryErr.error : retryErr;
+      });
+    }
+  }
+
+  private attempt(call: UpstreamCall, fresh = false): Promise<IncomingMessage> {
     const url = new URL(call.path, call.base);
     const https = url.protocol === 'https:';
-    const agent = this.agentFor(call.base, https);
+    // agent false: a new connection of its own, so the retry cannot meet another stale one.
+    const agent = fresh ? false : this.agentFor(call.base, https);
     const headers: OutgoingHttpHeaders = { ...call.headers };
     if (call.body) headers['content-length'] = call.body.reduce((n, part) => n + part.byteLength, 0);
     return new Promise((resolve, reject) => {
@@ -61,9 +88,12 @@ export class UpstreamClient {
         call.signal.addEventListener('abort', () => res.destroy(), { once: true });
         resolve(res);
       }));
-      req.on('error', (err: NodeJS.ErrnoException) => settle(() => reject(new SlotkeeperError(
-        'upstream_unreachable', `slotkeeper: could not reach ${call.base}: ${err.code ?? err.message}`, { cause: err },
-      ))));
+      req.on('error', (err: NodeJS.ErrnoException) => settle(() => {
+        const error = new SlotkeeperError('upstream_unreachable', `slotkeeper: could not reach ${call.base}: ${err.code ?? err.message}`, { cause: err });
+        // reusedSocket is Node's; a runtime without it (undefined) is treated as possibly reused.
+        const stale = req.reusedSocket !== false && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        reject(stale ? new StaleConnection(error) : error);
+      }));
       for (const part of call.body ?? []) req.write(part);
       req.end();
     });
