@@ -46,7 +46,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
         const answer = await send(options.baseUrls[server]!, step.dialect, body, options.requestTimeoutMs ?? 600_000, options.signal);
         conversation.answered(step, answer.message);
         const record: RequestRecord = {
-          session: session.id, step: index, pass, kind: step.kind, dialect: step.dialect, server,
+          session: session.id, step: index, pass, kind: step.kind, dialect: step.dialect, server: answer.upstream ?? server,
           startMs, ttfbMs: answer.ttfbMs, totalMs: answer.totalMs, status: answer.status,
           ...(answer.error ? { error: answer.error } : {}),
           promptN: answer.promptN, cacheN: answer.cacheN, oracleN: null,
@@ -106,6 +106,8 @@ interface Answer {
   totalMs: number;
   promptN: number | null;
   cacheN: number | null;
+  /** The server a gateway says it sent the request to (slotkeeper's x-slotkeeper-upstream). */
+  upstream: number | null;
 }
 
 /** Sends one streaming request and reads the whole stream: the answer text and the server's token counts. */
@@ -120,6 +122,8 @@ async function send(baseUrl: string, dialect: Dialect, body: Record<string, unkn
       body: JSON.stringify(body),
       signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
     });
+    const header = res.headers.get('x-slotkeeper-upstream');
+    const upstream = header === null ? null : Number(header);
     const stream = new SseReader(dialect);
     const decoder = new TextDecoder();
     for await (const chunk of res.body ?? []) {
@@ -128,16 +132,16 @@ async function send(baseUrl: string, dialect: Dialect, body: Record<string, unkn
     }
     const totalMs = performance.now() - t0;
     if (!res.ok) {
-      return { status: res.status, error: stream.raw.slice(0, 300), text: '', message: empty, ttfbMs, totalMs, promptN: null, cacheN: null };
+      return { status: res.status, error: stream.raw.slice(0, 300), text: '', message: empty, ttfbMs, totalMs, promptN: null, cacheN: null, upstream };
     }
     return {
       status: res.status, ...(stream.error ? { error: stream.error } : {}), text: stream.text,
-      message: assistantMessage(dialect, stream.text), ttfbMs, totalMs, promptN: stream.promptN, cacheN: stream.cacheN,
+      message: assistantMessage(dialect, stream.text), ttfbMs, totalMs, promptN: stream.promptN, cacheN: stream.cacheN, upstream,
     };
   } catch (err) {
     if (signal?.aborted) throw err;
     const totalMs = performance.now() - t0;
-    return { status: 0, error: (err as Error).message, text: '', message: empty, ttfbMs: ttfbMs || totalMs, totalMs, promptN: null, cacheN: null };
+    return { status: 0, error: (err as Error).message, text: '', message: empty, ttfbMs: ttfbMs || totalMs, totalMs, promptN: null, cacheN: null, upstream: null };
   }
 }
 

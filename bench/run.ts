@@ -81,10 +81,10 @@ async function startFront(config: Configuration, urls: readonly string[], reques
         log: (line) => log(`slotkeeper: ${line}`),
         onError: (err, requestId) => log(`slotkeeper: ${requestId ?? '-'}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`),
       });
-      // The gateway does not say which server answered; with one there is no question.
+      // Replay reads the server from the gateway's x-slotkeeper-upstream header (its config index).
       return {
         baseUrls: [gateway.url], route: `slotkeeper ${gateway.url} → ${urls.join(', ')}`,
-        serverOf: () => (urls.length === 1 ? 0 : -1), setup: { ramCacheTokens }, close: () => gateway.close(),
+        serverOf: (i) => i, setup: { ramCacheTokens }, close: () => gateway.close(),
       };
     }
   }
