@@ -10,7 +10,7 @@
 // of requests may share a slot at once, so a bench can hold hundreds of streams open.
 import { Buffer } from 'node:buffer';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** How a request fails: drop the connection before answering, drop it halfway through the answer, or answer this HTTP status with a llama-server error body. */
 export type FakeFailure = 'close' | 'close-mid-stream' | number;
@@ -38,7 +38,9 @@ export interface FakeUpstreamOptions {
   fail?: FakeFailure | ((request: RecordedRequest) => FakeFailure | undefined);
   /**
    * Close the connection after every streamed answer, as llama-server b1-de3ff81 (cpp-httplib)
-   * does while announcing keep-alive: a client that reuses the socket finds it closed. Off by
+   * does while announcing keep-alive. It sends its FIN about 1 ms after the last chunk, so a client
+   * (or a proxy) that reuses the socket at once has its next request reset. The fake plays the
+   * worst case of that race: the next request on the socket, whenever it comes, is reset. Off by
    * default; turn it on to test that a client copes.
    */
   closeAfterStream?: boolean;
@@ -122,6 +124,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     { id, text: '', active: 0, lastUsed: 0, idTask: -1, nPromptTokens: 0, nCache: 0 }));
   const requests: RecordedRequest[] = [];
   const generations = new Set<() => void>();
+  /** Sockets that carried a stream with closeAfterStream: the next request on one is reset. */
+  const doomed = new WeakSet<Socket>();
   let tasks = 0;
   let ids = 0;
 
@@ -161,6 +165,10 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (doomed.has(req.socket)) {
+      req.socket.destroy();
+      return;
+    }
     res.setHeader('server', 'llama.cpp');
     const method = req.method ?? 'GET';
     const path = pathOf(req.url);
@@ -294,10 +302,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     }
 
     const endStream = (text: string) => {
-      // The socket is taken now: once the response has finished, it is no longer res.socket.
-      const socket = res.socket;
-      if (options.closeAfterStream) res.end(text, () => socket?.end());
-      else res.end(text);
+      if (options.closeAfterStream && res.socket) doomed.add(res.socket);
+      res.end(text);
     };
     res.writeHead(200, { 'content-type': 'text/event-stream', 'x-accel-buffering': 'no' });
     // The first chat chunk carries the role only; completions start with the first token.
