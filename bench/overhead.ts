@@ -1,8 +1,8 @@
 // `npm run build && node dist/bench/overhead.js [--quick] [--no-llama]`
 // What slotkeeper adds to a request, measured side by side in one run: the same client sends the
 // same bodies straight to an upstream, through a bare Node proxy (the floor of any Node gateway)
-// and through slotkeeper (started in this process, with request analysis in its worker pool and
-// inline), and the tables show each and the difference. Against a fast fake llama-server first
+// and through slotkeeper (started in this process, with request analysis in its worker pool, in a
+// fixed pool, and inline; see overhead/fronts.ts), and the tables show each and the difference. Against a fast fake llama-server first
 // (bodies of 1 KB, 100 KB and 1 MB, streamed and not: latency one request at a time, then
 // closed-loop req/s), then the event-loop delay while 200 streams are open and 1 MB prompts keep
 // arriving, then against the real llama-server with a short prompt and max_tokens 1.

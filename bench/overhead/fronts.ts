@@ -1,5 +1,6 @@
 // What the overhead bench puts in front of an upstream, besides nothing (the direct path): the
 // bare proxy (the floor of any Node gateway) and slotkeeper with each way of analysing requests.
+import { availableParallelism } from 'node:os';
 import { withDefaults } from '../../src/config/config.js';
 import { type GatewayOptions, startGateway } from '../../src/gateway.js';
 import { startBareProxy } from './bare-proxy.js';
@@ -26,13 +27,20 @@ const gateway = (name: string, options: GatewayOptions): Front => ({
 });
 
 /**
- * Every front, measured side by side in each run. The two slotkeeper variants are the A/B its
+ * Every front, measured side by side in each run. The slotkeeper variants are the A/B its
  * `analysis` option exists for: parse and hash in the worker pool (the default), or inline on
  * the main thread, which spares the messaging but blocks the loop for the length of a parse.
+ * The pool is measured twice: with piscina's defaults (on 2 cores: 1 to 3 threads, and an
+ * idleTimeout of 0, so threads beyond the first are started and stopped as load comes and goes)
+ * and with a fixed pool of one thread per core that never stops.
  */
 export const FRONTS: readonly Front[] = [
   { name: 'bare proxy', gateway: false, start: startBareProxy },
   gateway('slotkeeper/worker', { defaultMetrics: false, analysis: 'worker' }),
+  gateway('slotkeeper/worker-fixed', {
+    defaultMetrics: false, analysis: 'worker',
+    pool: { minThreads: availableParallelism(), maxThreads: availableParallelism(), idleTimeout: Infinity },
+  }),
   gateway('slotkeeper/inline', { defaultMetrics: false, analysis: 'inline' }),
 ];
 
