@@ -36,6 +36,11 @@ export const defaults = {
    */
   ramCacheTokens: 80_000,
   /**
+   * Worker threads live this long idle. piscina's default is 0, which starts and stops threads
+   * on the main thread as load comes and goes (seen in bench/overhead.ts under load).
+   */
+  workerIdleTimeoutMs: 60_000,
+  /**
    * A slot's content loses half its chance of being reused every this many ms idle: a team's
    * think time is minutes, an agent's seconds; after ten idle minutes a context is worth half.
    */

@@ -3,6 +3,7 @@
 import { createApp } from './app.js';
 import { createAuthCheck } from './auth.js';
 import type { Config } from './config/config.js';
+import { defaults } from './defaults.js';
 import { Fleet } from './fleet/fleet.js';
 import { LeaseQueue } from './leases/lease-queue.js';
 import { createMetrics } from './metrics.js';
@@ -53,7 +54,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   const router = new Router({ config, leases, metrics, now: () => performance.now() });
   const client = new UpstreamClient();
-  const pool = options.analysis === 'inline' ? createInlineAnalyzer() : createWorkerPool(options.pool);
+  const pool = options.analysis === 'inline' ? createInlineAnalyzer() : createWorkerPool({ idleTimeout: defaults.workerIdleTimeoutMs, ...options.pool });
   metrics.observe({
     queueWaiting: () => leases.waiting(),
     workerQueue: () => pool.queueSize(),
