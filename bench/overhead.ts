@@ -1,4 +1,4 @@
-// `npm run build && node dist/bench/overhead.js [--quick] [--no-llama]`
+// `npm run build && node dist/bench/overhead.js [--quick] [--only fake,loop,llama]`
 // What slotkeeper adds to a request, measured side by side in one run: the same client sends the
 // same bodies straight to an upstream, through a bare Node proxy (the floor of any Node gateway)
 // and through slotkeeper (started in this process, with request analysis in its worker pool, in a
@@ -45,7 +45,10 @@ const FRONT_NAMES = FRONTS.map((f) => f.name);
 const GATEWAY_NAMES = FRONTS.filter((f) => f.gateway).map((f) => f.name);
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, 'no-llama': { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
+  const sections = new Set((values.only ?? 'fake,loop,llama').split(','));
+  const unknown = [...sections].filter((name) => !['fake', 'loop', 'llama'].includes(name));
+  if (unknown.length > 0) throw new Error(`--only takes fake, loop and llama, comma-separated; got ${unknown.join(', ')}`);
   const presetName = values.quick ? 'quick' : 'full';
   const preset = presets[presetName];
   const out: string[] = [
@@ -54,9 +57,9 @@ async function main(argv: string[]): Promise<number> {
   ];
   const client = startClientThread();
   try {
-    out.push('', ...(await fakeSection(client, preset)));
-    out.push('', ...(await loopSection(client, preset)));
-    if (!values['no-llama']) out.push('', ...(await realSection(client, preset)));
+    if (sections.has('fake')) out.push('', ...(await fakeSection(client, preset)));
+    if (sections.has('loop')) out.push('', ...(await loopSection(client, preset)));
+    if (sections.has('llama')) out.push('', ...(await realSection(client, preset)));
   } finally {
     await client.close();
   }
@@ -180,7 +183,9 @@ async function realSection(client: ClientThread, preset: Preset): Promise<string
     for (const stream of [false, true]) {
       const spec: BodySpec = { bytes: 300, stream, maxTokens: 1 };
       log(`overhead: llama-server ${stream ? 'stream' : 'non-stream'}: latency × ${preset.real}`);
-      const runs = await latencyRounds(client, targets, spec, preset.real, preset.rounds);
+      // Turns of 4 requests: llama-server's own latency drifts by milliseconds (its threads and
+      // ours share 2 cores), so long blocks would put that drift between the targets.
+      const runs = await latencyRounds(client, targets, spec, preset.real, preset.real / 4);
       const mode = stream ? 'stream' : 'non-stream';
       rows.push({ body: '300 B', mode, direct: runs.direct!, via: Object.fromEntries(FRONT_NAMES.map((name) => [name, runs[name] ?? null])) });
       for (const [name, run] of Object.entries(runs)) {
@@ -191,7 +196,7 @@ async function realSection(client: ClientThread, preset: Preset): Promise<string
     return [
       '## Against the real llama-server',
       '',
-      'The rig\'s tiny model on 4 slots; a 300-byte chat prompt (distinct per request) with max_tokens 1, one request at a time, the targets taking turns.',
+      'The rig\'s tiny model on 4 slots; a 300-byte chat prompt (distinct per request) with max_tokens 1, one request at a time, the targets taking turns of 4 requests.',
       ...fronts.notes,
       '',
       latencyTable(rows, FRONT_NAMES),
