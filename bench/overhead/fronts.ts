@@ -30,9 +30,8 @@ const gateway = (name: string, options: GatewayOptions): Front => ({
  * Every front, measured side by side in each run. The slotkeeper variants are the A/B its
  * `analysis` option exists for: parse and hash in the worker pool (the default), or inline on
  * the main thread, which spares the messaging but blocks the loop for the length of a parse.
- * The pool is measured twice: with piscina's defaults (on 2 cores: 1 to 3 threads, and an
- * idleTimeout of 0, so threads beyond the first are started and stopped as load comes and goes)
- * and with a fixed pool of one thread per core that never stops.
+ * The pool is measured twice: as the gateway sizes it by default (piscina's 1 to 1.5 × cores
+ * threads, idle ones kept for defaults.workerIdleTimeoutMs) and fixed at one thread per core.
  */
 export const FRONTS: readonly Front[] = [
   { name: 'bare proxy', gateway: false, start: startBareProxy },
