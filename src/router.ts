@@ -171,7 +171,12 @@ export class Router {
       const busy = leases.isBusy(k);
       const waiting = leases.waitingFor(k);
       load += (busy ? 1 : 0) + waiting;
-      const waitMs = busy ? Math.max(0, (this.expectedEnd.get(k) ?? t) - t) + waiting * rates.serviceMs : 0;
+      // A lease granted to a placement that has not resumed yet has no expected end; a holder
+      // past its estimate is still running. Either way it is busy for about a service time, not 0,
+      // or a concurrent request would tie it with an idle slot and queue behind it.
+      const end = this.expectedEnd.get(k);
+      const remaining = end === undefined || end <= t ? rates.serviceMs : end - t;
+      const waitMs = busy ? remaining + waiting * rates.serviceMs : 0;
       const content = this.index.slot(u.id, slot);
       return { slot, key: k, busy, waitMs, content, reuse: this.index.expectedReuse(u.id, slot, chain), copiedElsewhere: false };
     });
