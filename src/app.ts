@@ -8,7 +8,7 @@ import { sendError, sendJson } from './respond.js';
 import type { Router } from './router.js';
 import { type CompletionsDeps, handleCompletions } from './routes/completions.js';
 import type { RequestContext, RouteDeps } from './routes/context.js';
-import { handlePassthrough } from './routes/passthrough.js';
+import { createPassthrough } from './routes/passthrough.js';
 import type { RequestHandler } from './runtime/http-server.js';
 import type { WorkerPool } from './worker-pool.js';
 
@@ -68,7 +68,7 @@ export function createApp(deps: AppDeps): RequestHandler {
       handle: (ctx, length) => handleCompletions('completions', ctx, completions, length),
     }],
   ]);
-  const passthrough: Route = { name: 'passthrough', method: '*', handle: (ctx, length) => handlePassthrough(ctx, deps, length) };
+  const passthrough: Route = { name: 'passthrough', method: '*', handle: createPassthrough(deps) };
 
   return async (req, res) => {
     const id = ids.next();

@@ -6,9 +6,9 @@ import { defaults } from './defaults.js';
 import { SlotkeeperError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { type Chain, commonBlocks } from './prefix/chain.js';
-import { type ExpectedReuse, PrefixIndex } from './prefix/prefix-index.js';
+import { PrefixIndex } from './prefix/prefix-index.js';
 import type { Timings } from './proxy/timings.js';
-import { type CostParams, promptTokens, serviceMs } from './scheduler/cost-model.js';
+import { type CostParams, serviceMs } from './scheduler/cost-model.js';
 import { type Choice, type DecisionKind, type ServerView, type SlotView, schedule } from './scheduler/policy.js';
 import { RateTable } from './scheduler/rates.js';
 
@@ -97,11 +97,12 @@ export class Router {
     const server = Number(serverText);
     const slot = Number(slotText);
     const upstream = upstreams.find((u) => u.id === server)!;
-    // After a wait the slot may hold something else now: expect what it holds at this moment.
+    // After a wait the slot may hold something else now: score it again as it is at this moment.
     let choice = decision.choices.get(lease.key)!;
     if (startedMs > asked) {
-      const fresh = this.view(upstream, request.chain).slots.find((s) => s.slot === slot);
-      if (fresh) choice = { ...choice, reuse: fresh.reuse, reuseTokens: this.reuseTokens(upstream.id, fresh.reuse, request, fresh) };
+      const view = this.view(upstream, request.chain);
+      const now = schedule(request, [{ ...view, slots: view.slots.filter((s) => s.slot === slot).map((s) => ({ ...s, busy: false, waitMs: 0 })) }], startedMs, { absThreshold: Infinity, relThreshold: Infinity });
+      if (now) choice = now.best;
     }
     const kind = lease.key === decision.best.key ? decision.kind : 'cold';
     metrics.schedulerDecisions.inc({ kind });
@@ -189,12 +190,5 @@ export class Router {
         || slots.some((o) => o !== s && o.content !== undefined && commonBlocks(o.content.chain, c.chain) >= c.chain.length);
     }
     return { server: u.id, slots, rates, load, params };
-  }
-
-  private reuseTokens(server: number, reuse: ExpectedReuse, request: RoutedRequest, view: SlotView): number {
-    const rates = this.rates.get(server);
-    const cap = reuse.source === 'ram' ? reuse.ramEntry?.tokens ?? 0 : view.content?.tokens ?? 0;
-    const total = promptTokens(request.promptChars, rates);
-    return Math.min(reuse.blocks * this.deps.config.scheduler.blockChars * rates.tokensPerChar, cap, Math.max(0, total - 1));
   }
 }

@@ -10,10 +10,16 @@ import { upstreamHeaders } from './context.js';
 // under a millisecond, and larger ones (rare on these routes) go to the default model.
 const MAX_INLINE_PARSE_BYTES = 64 * 1024;
 
-let next = 0;
+/** A passthrough handler: forwards each request untouched to a ready server of its model, round-robin among them. */
+export type PassthroughHandler = (ctx: RequestContext, declaredLength: number | undefined) => Promise<void>;
 
-/** Forwards the request untouched to a ready server of its model (round-robin among them). */
-export async function handlePassthrough(ctx: RequestContext, deps: RouteDeps, declaredLength: number | undefined): Promise<void> {
+/** Creates the passthrough handler; each gateway has its own round-robin position. */
+export function createPassthrough(deps: RouteDeps): PassthroughHandler {
+  let next = 0;
+  return (ctx, declaredLength) => forward(ctx, deps, declaredLength, () => next++);
+}
+
+async function forward(ctx: RequestContext, deps: RouteDeps, declaredLength: number | undefined, turn: () => number): Promise<void> {
   const { req } = ctx;
   const url = new URL(req.url ?? '/', 'http://gateway');
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
@@ -21,7 +27,7 @@ export async function handlePassthrough(ctx: RequestContext, deps: RouteDeps, de
   const model = url.searchParams.get('model') ?? (body ? modelOf(body) : null);
   const { model: resolved, upstreams } = deps.fleet.resolveModel(model);
   ctx.model = resolved;
-  const upstream = upstreams[next++ % upstreams.length]!;
+  const upstream = upstreams[turn() % upstreams.length]!;
   const upstreamRes = await deps.client.send({
     base: upstream.url, path: url.pathname + url.search, method: req.method ?? 'GET',
     headers: upstreamHeaders(ctx, upstream, deps.config),

@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import type { QueueOrder } from '../../src/config/config.js';
 import { SlotkeeperError } from '../../src/errors.js';
 import { type Lease, LeaseQueue, type LeaseQueueOptions, type Timer } from '../../src/leases/lease-queue.js';
+import { Rng } from '../../bench/generators/random.js';
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -613,18 +614,6 @@ forget.run();
 
 // ---- randomized ------------------------------------------------------------------------------
 
-// mulberry32: a tiny seeded PRNG, enough to make a failing sequence replayable by its seed.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Request {
   keys: Set<string>; // as the queue should see them: forget() removes keys
   client: ReturnType<typeof countedController> | undefined;
@@ -636,7 +625,8 @@ interface Request {
 const KEYS = ['0/0', '0/1', '1/0', '1/1'];
 
 async function randomRun(seed: number, order: QueueOrder, steps: number): Promise<void> {
-  const random = prng(seed);
+  const rng = new Rng(seed, 'lease-queue');
+  const random = () => rng.next();
   const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(random() * items.length)];
   const time = new FakeTime({ honourCancel: random() < 0.5 });
   const q = queue(time, { order, maxWaiting: 12, timeoutMs: 5_000, agingMsPerSecond: 400 });
