@@ -18,6 +18,13 @@ export const defaults = {
   queueTimeoutMs: 300_000,
   /** Headers come after prefill, which takes minutes on long prompts and slow machines. */
   upstreamHeadersTimeoutMs: 600_000,
+  /** A non-streamed answer is max_tokens of text plus JSON; 16 MiB is far beyond any real one. */
+  translatedResponseBytes: 16 * MiB,
+  /** /v1/messages is pinned to slots unless configured otherwise. */
+  anthropic: 'translate',
+  /** Claude Code's billing header fields get one fixed value, so every turn shares the prefix. */
+  billingHeader: 'fixed',
+  billingHeaderValue: '0',
   /** Tokens are produced every few hundred ms even on CPU; a minute of silence is a dead stream. */
   upstreamIdleTimeoutMs: 60_000,
   queueOrder: 'fair',

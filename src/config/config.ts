@@ -1,6 +1,12 @@
 // The shape of slotkeeper's configuration: what the loader (config/load.ts) produces from the
 // config file, the environment and the flags, and what the gateway is built from.
 import { defaults } from '../defaults.js';
+import type { NormalizeConfig } from '../../workers/normalize.js';
+
+export type { NormalizeConfig, NormalizeRuleConfig, RuleTarget, BillingHeaderMode } from '../../workers/normalize.js';
+
+/** How /v1/messages is served: translated to a pinned chat completion, or forwarded untouched. */
+export type AnthropicMode = 'translate' | 'passthrough';
 
 /** One llama-server (or llama-swap) the gateway forwards to. */
 export interface UpstreamConfig {
@@ -42,6 +48,8 @@ export interface Config {
     upstreamHeadersTimeoutMs: number;
     /** Longest silence while an upstream streams its body, ms (the stream is cut after). */
     upstreamIdleTimeoutMs: number;
+    /** Largest non-streamed upstream answer translated for /v1/messages, bytes (502 beyond). */
+    translatedResponseBytes: number;
   };
   queue: {
     order: QueueOrder;
@@ -65,12 +73,17 @@ export interface Config {
     balanceAbsThreshold: number;
     balanceRelThreshold: number;
   };
+  /** `translate`: /v1/messages is pinned to a slot like chat; `passthrough`: forwarded untouched. */
+  anthropic: AnthropicMode;
+  /** Rewrites of volatile prompt text, applied in the workers before hashing and forwarding. */
+  normalize: NormalizeConfig;
   /** Log one line per request to stderr. */
   verbose: boolean;
 }
 
 /** A config where any field may be left out; {@link withDefaults} fills the rest. */
-export type PartialConfig = Partial<Omit<Config, 'limits' | 'queue' | 'fleet' | 'scheduler'>> & {
+export type PartialConfig = Partial<Omit<Config, 'limits' | 'queue' | 'fleet' | 'scheduler' | 'normalize'>> & {
+  normalize?: Partial<NormalizeConfig>;
   limits?: Partial<Config['limits']>;
   queue?: Partial<Config['queue']>;
   fleet?: Partial<Config['fleet']>;
@@ -92,6 +105,7 @@ export function withDefaults(partial: PartialConfig = {}): Config {
       queueTimeoutMs: defaults.queueTimeoutMs,
       upstreamHeadersTimeoutMs: defaults.upstreamHeadersTimeoutMs,
       upstreamIdleTimeoutMs: defaults.upstreamIdleTimeoutMs,
+      translatedResponseBytes: defaults.translatedResponseBytes,
       ...partial.limits,
     },
     queue: { order: defaults.queueOrder, agingMsPerSecond: defaults.agingMsPerSecond, ...partial.queue },
@@ -101,6 +115,13 @@ export function withDefaults(partial: PartialConfig = {}): Config {
       balanceAbsThreshold: defaults.balanceAbsThreshold,
       balanceRelThreshold: defaults.balanceRelThreshold,
       ...partial.scheduler,
+    },
+    anthropic: partial.anthropic ?? defaults.anthropic,
+    normalize: {
+      billingHeader: defaults.billingHeader,
+      billingHeaderValue: defaults.billingHeaderValue,
+      rules: [],
+      ...partial.normalize,
     },
     verbose: partial.verbose ?? false,
   };

@@ -4,7 +4,11 @@ import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
-import { withDefaults, type Config, type PartialConfig, type UpstreamConfig } from './config.js';
+import { BILLING_RULE, compilePattern } from '../../workers/normalize.js';
+import {
+  withDefaults, type AnthropicMode, type BillingHeaderMode, type Config, type NormalizeConfig, type NormalizeRuleConfig,
+  type PartialConfig, type RuleTarget, type UpstreamConfig,
+} from './config.js';
 
 /** `slotkeeper serve`'s flags as typed: strings, so the loader validates them and names the flag. */
 export interface FlagValues {
@@ -185,6 +189,7 @@ function merge(base: PartialConfig, over: PartialConfig): PartialConfig {
     queue: { ...base.queue, ...over.queue },
     fleet: { ...base.fleet, ...over.fleet },
     scheduler: { ...base.scheduler, ...over.scheduler },
+    normalize: { ...base.normalize, ...over.normalize },
   };
 }
 
@@ -314,6 +319,65 @@ function editDistance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
+const anthropicMode: Check<AnthropicMode> = (value, where) =>
+  value === 'translate' || value === 'passthrough' ? value : fail(where, '"translate" or "passthrough"', value);
+
+const billingHeaderMode: Check<BillingHeaderMode> = (value, where) =>
+  value === 'fixed' || value === 'remove' || value === 'off' ? value : fail(where, '"fixed", "remove" or "off"', value);
+
+// The value replaces `value` in `key=value;`, so it cannot hold the field's own delimiters.
+const billingHeaderValue: Check<string> = (value, where) =>
+  typeof value === 'string' && !/[;\n\r]/.test(value) ? value : fail(where, 'a string without ";" or line breaks', value);
+
+const ruleTarget: Check<RuleTarget> = (value, where) =>
+  value === 'system' || value === 'messages' || value === 'tool_results'
+    ? value
+    : fail(where, '"system", "messages" or "tool_results"', value);
+
+const anyString: Check<string> = (value, where) => (typeof value === 'string' ? value : fail(where, 'a string', value));
+
+const ruleFields = section<NormalizeRuleConfig>({
+  name: nonEmptyString,
+  target: ruleTarget,
+  pattern: anyString,
+  flags: (value, where) => (typeof value === 'string' && /^[imsuyvg]*$/.test(value) ? value : fail(where, 'RegExp flags (any of g i m s u v y)', value)),
+  replacement: anyString,
+  enabled: boolean,
+});
+
+function normalizeRule(value: unknown, where: At): NormalizeRuleConfig {
+  if (!isMapping(value)) return fail(where, 'a mapping with name, target, pattern and replacement', value);
+  const fields = ruleFields(value, where);
+  for (const key of ['name', 'target', 'pattern'] as const) {
+    if (fields[key] === undefined) throw new ConfigError(where.origin, `${where.key}.${key}`, `${where.key}.${key} is required`);
+  }
+  const rule: NormalizeRuleConfig = {
+    name: fields.name!, target: fields.target!, pattern: fields.pattern!,
+    flags: fields.flags ?? '', replacement: fields.replacement ?? '', enabled: fields.enabled ?? true,
+  };
+  try {
+    compilePattern(rule);
+  } catch (err) {
+    throw new ConfigError(where.origin, `${where.key}.pattern`, `${where.key}.pattern of rule "${rule.name}" is not a valid regular expression: ${messageOf(err)}`);
+  }
+  return rule;
+}
+
+function normalizeRuleList(value: unknown, where: At): NormalizeRuleConfig[] {
+  if (value === null) return [];
+  if (!Array.isArray(value)) return fail(where, 'a list of rules', value);
+  const rules = value.map((item, i) => normalizeRule(item, child(where, i)));
+  // Names label metrics and logs; two rules with one name would be counted as one.
+  rules.forEach((rule, i) => {
+    const first = rules.findIndex((other) => other.name === rule.name);
+    if (first !== i || rule.name === BILLING_RULE) {
+      const key = `${where.key}[${i}].name`;
+      throw new ConfigError(where.origin, key, `${key} "${rule.name}" is already the name of ${first !== i ? `${where.key}[${first}]` : 'the built-in rule'}`);
+    }
+  });
+  return rules;
+}
+
 const upstreamFields = section<UpstreamConfig>({
   url,
   slots: positiveInteger,
@@ -369,6 +433,7 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       queueTimeoutMs: milliseconds,
       upstreamHeadersTimeoutMs: milliseconds,
       upstreamIdleTimeoutMs: milliseconds,
+      translatedResponseBytes: positiveInteger,
     }),
     queue: section<Config['queue']>({
       order: queueOrder,
@@ -379,6 +444,12 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       blockChars: positiveInteger,
       balanceAbsThreshold: nonNegativeInteger,
       balanceRelThreshold: number(1, 'a number, 1 or more'),
+    }),
+    anthropic: anthropicMode,
+    normalize: section<NormalizeConfig>({
+      billingHeader: billingHeaderMode,
+      billingHeaderValue,
+      rules: normalizeRuleList,
     }),
     verbose: boolean,
   })(raw, { origin, key: '' });

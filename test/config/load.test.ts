@@ -178,6 +178,20 @@ const cases: [string, Record<string, unknown>, string, RegExp?][] = [
   ['scheduler.balanceAbsThreshold', { scheduler: { balanceAbsThreshold: 1.5 } }, 'scheduler.balanceAbsThreshold'],
   ['scheduler.balanceRelThreshold', { scheduler: { balanceRelThreshold: 0.5 } }, 'scheduler.balanceRelThreshold', /1 or more/],
   ['verbose', { verbose: 'yes' }, 'verbose', /true or false/],
+  ['limits.translatedResponseBytes', { limits: { translatedResponseBytes: 0 } }, 'limits.translatedResponseBytes'],
+  ['anthropic', { anthropic: 'proxy' }, 'anthropic', /"translate" or "passthrough"/],
+  ['normalize.billingHeader', { normalize: { billingHeader: 'strip' } }, 'normalize.billingHeader', /"fixed", "remove" or "off"/],
+  ['normalize.billingHeaderValue with a ;', { normalize: { billingHeaderValue: 'a;b' } }, 'normalize.billingHeaderValue'],
+  ['normalize.rules not a list', { normalize: { rules: { a: 1 } } }, 'normalize.rules', /a list/],
+  ['a rule without a pattern', { normalize: { rules: [{ name: 'x', target: 'system' }] } }, 'normalize.rules[0].pattern', /required/],
+  ['a rule with a bad target', { normalize: { rules: [{ name: 'x', target: 'tools', pattern: 'a' }] } }, 'normalize.rules[0].target', /tool_results/],
+  ['a rule with bad flags', { normalize: { rules: [{ name: 'x', target: 'system', pattern: 'a', flags: 'x' }] } }, 'normalize.rules[0].flags'],
+  ['a bad regex names its rule', { normalize: { rules: [{ name: 'ok', target: 'system', pattern: 'a' }, { name: 'dates', target: 'system', pattern: '(\\d+' }] } },
+    'normalize.rules[1].pattern', /rule "dates" is not a valid regular expression/],
+  ['two rules with one name', { normalize: { rules: [{ name: 'd', target: 'system', pattern: 'a' }, { name: 'd', target: 'messages', pattern: 'b' }] } },
+    'normalize.rules[1].name', /normalize\.rules\[0\]/],
+  ['a rule named like the built-in one', { normalize: { rules: [{ name: 'claude-code-billing-header', target: 'system', pattern: 'a' }] } },
+    'normalize.rules[0].name', /built-in/],
   ['unknown top-level key', { prot: 1 }, 'prot', /unknown key prot \(did you mean port\?\)/],
   ['unknown key, snake_case', { limits: { queue_length: 1 } }, 'limits.queue_length', /did you mean queueLength\?/],
   ['unknown upstream key', { upstreams: [{ url: upstream, slot: 1 }] }, 'upstreams[0].slot', /did you mean slots\?/],
@@ -227,6 +241,15 @@ validation('the environment and flags are named as origins', () => {
 validation('at least one upstream, from any source', () => {
   configError(() => load({}), 'upstreams', /--upstream URL/, /SLOTKEEPER_UPSTREAMS/);
   configError(() => load({ config: 'c.yaml' }, {}, { 'c.yaml': 'upstreams: []\n' }), 'upstreams', /^c\.yaml: /);
+});
+
+validation('normalize: rules get their defaults, the built-in rule its mode', () => {
+  const config = parseConfig({ upstreams: [upstream], normalize: { billingHeader: 'remove', rules: [{ name: 'd', target: 'messages', pattern: 'x' }] } }, 'c.yaml');
+  assert.equal(config.normalize, {
+    billingHeader: 'remove', billingHeaderValue: '0',
+    rules: [{ name: 'd', target: 'messages', pattern: 'x', flags: '', replacement: '', enabled: true }],
+  });
+  assert.is(parseConfig({ upstreams: [upstream] }, 'c.yaml').anthropic, 'translate');
 });
 
 validation.run();
