@@ -1,13 +1,14 @@
 // The request handler: routing, auth, request ids, the client's abort signal, metrics and the one
 // place errors become responses. Dependencies are injected so each test builds its own.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SlotkeeperError } from './errors.js';
+import { type ErrorDialect, SlotkeeperError } from './errors.js';
 import type { RouteLabel } from './metrics.js';
 import type { RequestIds } from './request-id.js';
 import { sendError, sendJson } from './respond.js';
 import type { Router } from './router.js';
 import { type CompletionsDeps, handleCompletions } from './routes/completions.js';
 import type { RequestContext, RouteDeps } from './routes/context.js';
+import { createCountTokens } from './routes/count-tokens.js';
 import { createPassthrough } from './routes/passthrough.js';
 import type { RequestHandler } from './runtime/http-server.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -21,8 +22,6 @@ export interface AppDeps extends RouteDeps {
   authorized: (req: IncomingMessage) => boolean;
   /** Told about unexpected failures (internal_error), which clients only see as a code. */
   onError?: (err: unknown, requestId: string) => void;
-  /** Told about every finished request when config.verbose is on. */
-  log?: (line: string) => void;
 }
 
 interface Route {
@@ -30,6 +29,8 @@ interface Route {
   method: string;
   /** Answered without the gateway token (load balancers probe it). */
   open?: boolean;
+  /** The error shape its clients expect; OpenAI's unless said. */
+  dialect?: ErrorDialect;
   handle(ctx: RequestContext, declaredLength: number | undefined): Promise<void>;
 }
 
@@ -69,6 +70,18 @@ export function createApp(deps: AppDeps): RequestHandler {
     }],
   ]);
   const passthrough: Route = { name: 'passthrough', method: '*', handle: createPassthrough(deps) };
+  if (deps.config.anthropic === 'translate') {
+    routes.set('/v1/messages', {
+      name: 'messages', method: 'POST', dialect: 'anthropic',
+      handle: (ctx, length) => handleCompletions('messages', ctx, completions, length),
+    });
+    routes.set('/v1/messages/count_tokens', { name: 'count_tokens', method: 'POST', dialect: 'anthropic', handle: createCountTokens(deps) });
+  } else {
+    // Forwarded untouched (no slot pinning, no normalization); errors of the gateway's own still
+    // reach these clients in their shape.
+    routes.set('/v1/messages', { ...passthrough, dialect: 'anthropic' });
+    routes.set('/v1/messages/count_tokens', { ...passthrough, dialect: 'anthropic' });
+  }
 
   return async (req, res) => {
     const id = ids.next();
@@ -104,7 +117,7 @@ export function createApp(deps: AppDeps): RequestHandler {
       if (!(err instanceof SlotkeeperError) || err.code === 'internal_error') deps.onError?.(err, id);
       // The rest of a refused body is unread; keep-alive would make Node read it to reuse the socket.
       if (err instanceof SlotkeeperError && err.code === 'body_too_large') res.setHeader('connection', 'close');
-      sendError(res, err);
+      sendError(res, err, route.dialect);
     }
   };
 }

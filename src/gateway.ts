@@ -54,7 +54,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   const router = new Router({ config, leases, metrics, now: () => performance.now() });
   const client = new UpstreamClient();
-  const pool = options.analysis === 'inline' ? createInlineAnalyzer() : createWorkerPool({ idleTimeout: defaults.workerIdleTimeoutMs, ...options.pool });
+  const pool = options.analysis === 'inline'
+    ? createInlineAnalyzer(config.normalize)
+    : createWorkerPool({ idleTimeout: defaults.workerIdleTimeoutMs, ...options.pool, normalize: config.normalize });
   metrics.observe({
     queueWaiting: () => leases.waiting(),
     workerQueue: () => pool.queueSize(),

@@ -4,7 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Route label values: bounded by construction, never a raw path. */
-export type RouteLabel = 'health' | 'metrics' | 'models' | 'chat_completions' | 'completions' | 'passthrough' | 'other';
+export type RouteLabel = 'health' | 'metrics' | 'models' | 'chat_completions' | 'completions' | 'messages' | 'count_tokens' | 'passthrough' | 'other';
 
 /** The registry and the metrics slotkeeper records into it. */
 export interface Metrics {
@@ -33,6 +33,10 @@ export interface Metrics {
   readonly upstreamUp: Gauge<'upstream'>;
   /** `slotkeeper_upstream_failovers_total`: requests moved to another server after a connection failure. */
   readonly failovers: Counter<string>;
+  /** `slotkeeper_normalize_applied_total{rule}`: requests a normalization rule changed. */
+  readonly normalizeApplied: Counter<'rule'>;
+  /** `slotkeeper_normalize_bytes_changed_total{rule}`: client bytes a rule replaced or removed. */
+  readonly normalizeBytes: Counter<'rule'>;
   /** Connects the gauges to what they report. */
   observe(sources: GaugeSources): void;
 }
@@ -122,6 +126,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'slotkeeper_upstream_failovers_total',
       help: 'Requests retried on another server because theirs could not be reached.',
       registers,
+    }),
+    normalizeApplied: new Counter({
+      name: 'slotkeeper_normalize_applied_total',
+      help: 'Requests a normalization rule changed, by rule name (config normalize).',
+      labelNames: ['rule'] as const, registers,
+    }),
+    normalizeBytes: new Counter({
+      name: 'slotkeeper_normalize_bytes_changed_total',
+      help: 'Bytes of client text a normalization rule replaced or removed, by rule name.',
+      labelNames: ['rule'] as const, registers,
     }),
   };
 }

@@ -2,23 +2,29 @@
 // transfer of request bodies into the worker (and of the forwarded body and hashes back out).
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { type AnalyzeResult, type AnalyzeTask, type Route, analyzeRequest } from '../workers/analyze.js';
+import { type AnalyzeResult, type AnalyzeTask, type Route, type WorkerSetup, analyzeRequest } from '../workers/analyze.js';
+import { createNormalizer, defaultNormalizeConfig, type NormalizeConfig } from '../workers/normalize.js';
 import { defaults } from './defaults.js';
 
 /** Piscina options a caller may set; the worker filename is not one of them. */
 export type WorkerPoolOptions = Pick<
   NonNullable<ConstructorParameters<typeof Piscina>[0]>,
   'minThreads' | 'maxThreads' | 'idleTimeout' | 'maxQueue' | 'atomics'
->;
+> & {
+  /** The normalization rules every worker applies (config `normalize`); the defaults when absent. */
+  normalize?: NormalizeConfig;
+};
 
 /** How to analyze one body; every field is optional. */
 export interface AnalyzeOptions {
-  /** Where the prompt is: chat `messages` or a completion `prompt`. Default 'chat'. */
+  /** The endpoint the body was sent to, which says where the prompt is. Default 'chat'. */
   route?: Route;
   /** Block size of the chained prompt hashes, in UTF-16 code units. Default defaults.blockChars. */
   blockChars?: number;
   /** Rejects the task with an AbortError; a running task's worker is terminated. */
   signal?: AbortSignal;
+  /** Return before/after samples of each normalization (verbose logging). */
+  samples?: boolean;
 }
 
 /** Runs CPU-bound request work off the main thread. */
@@ -49,8 +55,10 @@ function transferList(...items: ArrayBuffer[]): TransferList {
 }
 
 // The facade validates; the analysis trusts its task (a bad blockChars would loop forever).
+const routes: readonly Route[] = ['chat', 'completions', 'messages', 'count_tokens'];
+
 function invalid(route: unknown, blockChars: unknown): TypeError | null {
-  if (route !== 'chat' && route !== 'completions') return new TypeError(`route must be 'chat' or 'completions', got ${String(route)}`);
+  if (!routes.includes(route as Route)) return new TypeError(`route must be one of ${routes.join(', ')}, got ${String(route)}`);
   if (!Number.isInteger(blockChars) || (blockChars as number) < 1) return new TypeError(`blockChars must be a positive integer, got ${String(blockChars)}`);
   return null;
 }
@@ -59,13 +67,14 @@ function invalid(route: unknown, blockChars: unknown): TypeError | null {
  * The same analysis on the calling (main) thread, with the WorkerPool interface: for measuring
  * what the pool buys (bench/overhead.ts compares both in one run) and for embedding without threads.
  */
-export function createInlineAnalyzer(): WorkerPool {
+export function createInlineAnalyzer(normalize: NormalizeConfig = defaultNormalizeConfig): WorkerPool {
+  const normalizer = createNormalizer(normalize);
   return {
-    async analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal } = {}) {
+    async analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal, samples = false } = {}) {
       const error = invalid(route, blockChars);
       if (error) throw error;
       signal?.throwIfAborted();
-      return analyzeRequest({ body, route, blockChars });
+      return analyzeRequest({ body, route, blockChars, samples }, normalizer);
     },
     destroy: async () => {},
     queueSize: () => 0,
@@ -74,15 +83,17 @@ export function createInlineAnalyzer(): WorkerPool {
 
 /** Creates the worker pool. */
 export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
-  const piscina = new Piscina<AnalyzeTask, AnalyzeResult>({ ...options, filename: analyzeWorker });
+  const { normalize = defaultNormalizeConfig, ...piscinaOptions } = options;
+  const workerData: WorkerSetup = { normalize };
+  const piscina = new Piscina<AnalyzeTask, AnalyzeResult>({ ...piscinaOptions, workerData, filename: analyzeWorker });
   return {
-    analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal } = {}) {
+    analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal, samples = false } = {}) {
       const error = invalid(route, blockChars);
       if (error) return Promise.reject(error);
       // transferList, not Piscina.move: move() only unwraps the task itself, not a field of it.
       // The result needs no unwrapping here: the worker's move() is undone on its side, so what
       // arrives is a plain AnalyzeResult whose ArrayBuffer and Float64Array live in this thread.
-      return piscina.run({ body, route, blockChars }, { transferList: transferList(body), signal: signal ?? null });
+      return piscina.run({ body, route, blockChars, samples }, { transferList: transferList(body), signal: signal ?? null });
     },
     destroy: () => piscina.destroy(),
     queueSize: () => piscina.queueSize,

@@ -81,7 +81,7 @@ workers('bad options are rejected by the facade with the option named', async ()
   for (const [options, pattern] of [
     [{ blockChars: 0 }, /blockChars must be a positive integer, got 0/],
     [{ blockChars: 2.5 }, /blockChars must be a positive integer/],
-    [{ route: 'embeddings' as 'chat' }, /route must be 'chat' or 'completions', got embeddings/],
+    [{ route: 'embeddings' as 'chat' }, /route must be one of chat, completions, messages, count_tokens, got embeddings/],
   ] as const) {
     try {
       await pool.analyze(encode('{"messages":[]}'), options);

@@ -3,21 +3,33 @@
 // the chained block hashes of the canonical prompt, and the bytes to forward. It never throws
 // across the boundary: failures come back as data.
 
-import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
+import { anthropicToOpenAI } from '../src/dialects/anthropic-to-openai.js';
 import { blockHashes } from './block-hash.js';
-import { canonicalPrompt, type Route } from './canonical.js';
+import { canonicalPrompt } from './canonical.js';
 import { forwardBody } from './forward-body.js';
-import { normalizeRequest } from './normalize.js';
+import { createNormalizer, defaultNormalizeConfig, type NormalizeConfig, type Normalizer, type RuleApplied } from './normalize.js';
 
-export type { Route };
+/**
+ * The endpoint a body was sent to: OpenAI chat or completions, Anthropic messages (translated
+ * to an OpenAI chat body here) or Anthropic count_tokens (normalized, forwarded as Anthropic).
+ */
+export type Route = 'chat' | 'completions' | 'messages' | 'count_tokens';
+
+/** What the pool hands every worker at start (piscina's workerData). */
+export interface WorkerSetup {
+  normalize: NormalizeConfig;
+}
 
 /** The task: the raw request body, transferred (not copied) from the main thread. */
 export interface AnalyzeTask {
   body: ArrayBuffer;
-  /** Which endpoint family the body was sent to; decides where the prompt is. */
+  /** Which endpoint the body was sent to; decides where the prompt is. */
   route: Route;
   /** Block size for the chained hashes, in UTF-16 code units; a positive integer. */
   blockChars: number;
+  /** Return the first 200 bytes before and after each normalization (verbose logging). */
+  samples?: boolean;
 }
 
 /** What the gateway learns from a request body. */
@@ -47,6 +59,8 @@ export interface AnalyzeSuccess {
   clientSlot: number | null;
   /** max_completion_tokens ?? max_tokens ?? n_predict, when that is a positive integer. */
   maxTokens: number | null;
+  /** What each normalization rule that fired did. */
+  normalized: RuleApplied[];
 }
 
 /** A body the gateway cannot use; `code` is an ErrorCode from src/errors.ts. */
@@ -59,8 +73,9 @@ export interface AnalyzeFailure {
 /** The worker's answer. */
 export type AnalyzeResult = AnalyzeSuccess | AnalyzeFailure;
 
-/** The normalization step, injectable so tests can drive a rewrite the real rule list lacks. */
-export type Normalize = (body: Record<string, unknown>, route: Route) => boolean;
+// Compiled once per worker from the config the pool was built with; on the main thread (inline
+// analysis, tests) piscina's workerData is undefined and the defaults apply.
+const workerNormalizer = createNormalizer((workerData as WorkerSetup | undefined)?.normalize ?? defaultNormalizeConfig);
 
 // fatal: JSON text must be UTF-8 (RFC 8259 §8.1); silently substituting U+FFFD would change
 // the prompt the client sent. The decoder also drops a leading byte order mark.
@@ -81,7 +96,7 @@ export default function analyze(task: AnalyzeTask): AnalyzeFailure | ReturnType<
 }
 
 /** Analyzes a body in the calling thread and returns plain data. */
-export function analyzeRequest(task: AnalyzeTask, normalize: Normalize = normalizeRequest): AnalyzeResult {
+export function analyzeRequest(task: AnalyzeTask, normalizer: Normalizer = workerNormalizer): AnalyzeResult {
   try {
     const bytes = task.body.byteLength;
     let text: string;
@@ -99,13 +114,28 @@ export function analyzeRequest(task: AnalyzeTask, normalize: Normalize = normali
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       return { ok: false, code: 'invalid_request', message: 'request body must be a JSON object' };
     }
-    const body = parsed as Record<string, unknown>;
+    const client = parsed as Record<string, unknown>;
     // Before anything reads the body: what is hashed and read must be what is forwarded.
-    const changed = normalize(body, task.route);
-    const prompt = canonicalPrompt(body, task.route);
-    if (!prompt.ok) return { ok: false, code: 'invalid_request', message: prompt.message };
-    const { hashes, fullHash } = blockHashes(prompt.text, task.blockChars);
+    const normalized = normalizer.normalize(client, task.route, task.samples === true);
+    let body = client;
+    let changed = normalized.length > 0;
+    if (task.route === 'messages') {
+      const translated = translateMessages(client);
+      if (typeof translated === 'string') return { ok: false, code: 'invalid_request', message: translated };
+      body = translated;
+      changed = true;
+    }
     const { model, stream, id_slot: idSlot, cache_prompt: cachePrompt } = body;
+    let hashes: Float64Array = new Float64Array(0);
+    let fullHash = 0;
+    let promptChars = 0;
+    // count_tokens runs no prompt: nothing to route on, only the normalized body to forward.
+    if (task.route !== 'count_tokens') {
+      const prompt = canonicalPrompt(body, task.route === 'completions' ? 'completions' : 'chat');
+      if (!prompt.ok) return { ok: false, code: 'invalid_request', message: prompt.message };
+      ({ hashes, fullHash } = blockHashes(prompt.text, task.blockChars));
+      promptChars = prompt.text.length;
+    }
     const budget = body.max_completion_tokens ?? body.max_tokens ?? body.n_predict;
     // Reads id_slot and cache_prompt above before forwardBody deletes them from `body`.
     const { forward, insertAt, emptyObject } = forwardBody(task.body, body, changed);
@@ -115,7 +145,7 @@ export function analyzeRequest(task: AnalyzeTask, normalize: Normalize = normali
       stream: stream === true,
       bytes,
       hashes,
-      promptChars: prompt.text.length,
+      promptChars,
       fullHash,
       forward,
       insertAt,
@@ -123,11 +153,33 @@ export function analyzeRequest(task: AnalyzeTask, normalize: Normalize = normali
       cachePrompt: typeof cachePrompt === 'boolean' ? cachePrompt : true,
       clientSlot: isNonNegativeInteger(idSlot) ? idSlot : null,
       maxTokens: isNonNegativeInteger(budget) && budget > 0 ? budget : null,
+      normalized,
     };
   } catch (err) {
     // A throw would reach the main side as an Error class piscina re-creates; keep the contract.
     return { ok: false, code: 'internal_error', message: messageOf(err) };
   }
+}
+
+/**
+ * The OpenAI chat body llama-server's own /v1/messages would build, plus what the gateway needs
+ * to translate the answer back: timings on every chunk (message_start carries the prompt's token
+ * counts, known after the first token) and the stop word (Anthropic's `stop_sequence`), which
+ * only llama-server's `__verbose` reports. Neither changes what is generated. A string is an error.
+ */
+function translateMessages(body: Record<string, unknown>): Record<string, unknown> | string {
+  let chat: Record<string, unknown>;
+  try {
+    chat = anthropicToOpenAI(body);
+  } catch (err) {
+    return messageOf(err);
+  }
+  // llama-server names the answer's model itself; `model` stays for routing (llama-swap reads it).
+  if (typeof body.model === 'string') chat.model = body.model;
+  chat.timings_per_token = true;
+  chat.verbose = true;
+  chat.response_fields = ['stopping_word'];
+  return chat;
 }
 
 function isNonNegativeInteger(value: unknown): value is number {

@@ -6,6 +6,16 @@ import type { TimingsTap } from './timings.js';
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never relayed.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
+/** Rewrites a body as it passes (dialect translation); the relay keeps its backpressure. */
+export interface BodyTransform {
+  /** Content type of what the transform emits; the upstream's length and type are dropped. */
+  contentType: string;
+  /** Takes an upstream chunk; returns what to send now, or null to cut the response. */
+  write(chunk: Buffer): string | null;
+  /** The upstream body ended; returns the rest to send. */
+  end(): string;
+}
+
 /** Options for {@link relay}. */
 export interface RelayOptions {
   /** Longest silence from the upstream mid-body, ms; the stream is cut after. */
@@ -14,6 +24,8 @@ export interface RelayOptions {
   tap?: TimingsTap;
   /** Called once, when the first body byte is written to the client. */
   onFirstByte?: () => void;
+  /** Rewrites the body on its way (sees upstream bytes after the tap). */
+  transform?: BodyTransform;
 }
 
 /** How a relay ended. */
@@ -24,9 +36,13 @@ export interface RelayResult {
 
 /** Copies status, headers and body from `upstream` to `res`. Never rejects. */
 export function relay(upstream: IncomingMessage, res: ServerResponse, options: RelayOptions): Promise<RelayResult> {
+  const { transform } = options;
   for (const [name, value] of Object.entries(upstream.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) res.setHeader(name, value);
+    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    if (transform && (name === 'content-length' || name === 'content-type')) continue;
+    res.setHeader(name, value);
   }
+  if (transform) res.setHeader('content-type', transform.contentType);
   res.writeHead(upstream.statusCode ?? 502);
   // Flush headers now: for a stream the client learns at once that the upstream accepted it.
   res.flushHeaders();
@@ -41,7 +57,9 @@ export function relay(upstream: IncomingMessage, res: ServerResponse, options: R
       upstream.off('data', onData);
       res.off('close', onClientClose);
       if (complete) {
-        res.end();
+        const tail = transform?.end() ?? '';
+        if (tail !== '' && first) options.onFirstByte?.();
+        res.end(tail);
         resolve({ complete: !res.destroyed });
       } else {
         upstream.destroy();
@@ -53,11 +71,14 @@ export function relay(upstream: IncomingMessage, res: ServerResponse, options: R
     const onData = (chunk: Buffer) => {
       idle.refresh();
       options.tap?.write(chunk);
+      const out = transform ? transform.write(chunk) : chunk;
+      if (out === null) return finish(false);
+      if (out.length === 0) return;
       if (first) {
         first = false;
         options.onFirstByte?.();
       }
-      if (!res.write(chunk)) {
+      if (!res.write(out)) {
         upstream.pause();
         res.once('drain', () => upstream.resume());
       }

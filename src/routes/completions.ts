@@ -1,14 +1,18 @@
-// POST /v1/chat/completions and /v1/completions: analyse the body in a worker, choose a slot,
-// hold its lease, forward with `id_slot` set, relay the answer as it streams, learn from timings.
+// POST /v1/chat/completions, /v1/completions and (translated to chat) /v1/messages: analyse the
+// body in a worker, choose a slot, hold its lease, forward with `id_slot` set, relay the answer
+// as it streams (translated back for Anthropic clients), learn from timings.
 import { Buffer } from 'node:buffer';
 import { readBody } from '../body-limit.js';
+import { AnthropicStream, anthropicError, anthropicMessage } from '../dialects/openai-to-anthropic.js';
 import { SlotkeeperError, errorFromWorker } from '../errors.js';
-import { relay } from '../proxy/relay.js';
+import { bufferedJson } from '../proxy/buffered-json.js';
+import { type BodyTransform, relay } from '../proxy/relay.js';
 import { timingsTap } from '../proxy/timings.js';
 import type { Placement, RoutedRequest, Router } from '../router.js';
 import type { WorkerPool } from '../worker-pool.js';
 import type { AnalyzeSuccess } from '../../workers/analyze.js';
 import { type RequestContext, type RouteDeps, type RouteUpstream, upstreamHeaders } from './context.js';
+import { recordNormalization } from './normalization.js';
 
 /** What the completions routes need beyond the shared deps. */
 export interface CompletionsDeps extends RouteDeps {
@@ -16,19 +20,21 @@ export interface CompletionsDeps extends RouteDeps {
   router: Router;
 }
 
-/** Which llama-server route a handler forwards to. */
-export type CompletionsRoute = 'chat' | 'completions';
+/** The route a request came to; `messages` is forwarded to llama-server's chat route. */
+export type CompletionsRoute = 'chat' | 'completions' | 'messages';
 
-const PATHS: Record<CompletionsRoute, string> = { chat: '/v1/chat/completions', completions: '/v1/completions' };
+const PATHS: Record<CompletionsRoute, string> = { chat: '/v1/chat/completions', completions: '/v1/completions', messages: '/v1/chat/completions' };
+const LABELS = { chat: 'chat_completions', completions: 'completions', messages: 'messages' } as const;
 
 /** Handles one completions request end to end. */
 export async function handleCompletions(route: CompletionsRoute, ctx: RequestContext, deps: CompletionsDeps, declaredLength: number | undefined): Promise<void> {
   const { config, metrics } = deps;
   const body = await readBody(ctx.req, { limitBytes: config.limits.bodyBytes, declaredLength });
   const analysisStarted = performance.now();
-  const analysis = await deps.pool.analyze(body, { route, blockChars: config.scheduler.blockChars });
+  const analysis = await deps.pool.analyze(body, { route, blockChars: config.scheduler.blockChars, samples: config.verbose });
   metrics.workerTask.observe((performance.now() - analysisStarted) / 1000);
   if (!analysis.ok) throw errorFromWorker(analysis);
+  recordNormalization(ctx, deps, analysis.normalized);
 
   const resolved = deps.fleet.resolveModel(analysis.model);
   ctx.model = resolved.model;
@@ -70,10 +76,12 @@ async function forward(route: CompletionsRoute, ctx: RequestContext, deps: Compl
   ctx.res.setHeader('x-slotkeeper-slot', String(placement.slot));
   ctx.res.setHeader('x-slotkeeper-decision', placement.kind);
   const ok = upstreamRes.statusCode !== undefined && upstreamRes.statusCode < 300;
-  const tap = ok ? timingsTap(upstreamRes.headers['content-type']) : undefined;
+  const contentType = upstreamRes.headers['content-type'];
+  const tap = ok ? timingsTap(contentType) : undefined;
+  const transform = route === 'messages' ? toAnthropic(upstreamRes.statusCode ?? 502, ok, contentType, config.limits.translatedResponseBytes) : undefined;
   const result = await relay(upstreamRes, ctx.res, {
-    idleTimeoutMs: config.limits.upstreamIdleTimeoutMs, tap,
-    onFirstByte: () => metrics.timeToFirstByte.observe({ route: route === 'chat' ? 'chat_completions' : 'completions' }, (performance.now() - ctx.receivedMs) / 1000),
+    idleTimeoutMs: config.limits.upstreamIdleTimeoutMs, tap, transform,
+    onFirstByte: () => metrics.timeToFirstByte.observe({ route: LABELS[route] }, (performance.now() - ctx.receivedMs) / 1000),
   });
   // An upstream error (4xx/5xx) ran no prompt, so the slot keeps what it had.
   if (!ok && result.complete) {
@@ -81,4 +89,14 @@ async function forward(route: CompletionsRoute, ctx: RequestContext, deps: Compl
     return;
   }
   deps.router.finish(placement, request, { complete: result.complete, timings: tap?.end() ?? null });
+}
+
+/** Translates llama-server's chat answer (a stream, a JSON body or an error) for an Anthropic client. */
+function toAnthropic(status: number, ok: boolean, contentType: string | undefined, limitBytes: number): BodyTransform {
+  if (!ok) return bufferedJson(limitBytes, (body) => anthropicError(status, body));
+  if (contentType?.includes('text/event-stream')) {
+    const stream = new AnthropicStream();
+    return { contentType: 'text/event-stream', write: (chunk) => stream.write(chunk), end: () => stream.end() };
+  }
+  return bufferedJson(limitBytes, (body) => anthropicMessage(typeof body === 'object' && body !== null ? body as Record<string, unknown> : {}));
 }

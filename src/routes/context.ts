@@ -57,4 +57,6 @@ export interface RouteDeps {
   metrics: Metrics;
   client: UpstreamClient;
   fleet: FleetAccess;
+  /** Where verbose lines go (stderr in the CLI). */
+  log?: (line: string) => void;
 }

@@ -34,4 +34,18 @@ piscina('a failure comes back as data', async () => {
   assert.is(!result.ok && result.code, 'invalid_json');
 });
 
+piscina('the workers apply the normalization config the pool was built with (workerData)', async () => {
+  const remove = createWorkerPool({ minThreads: 1, maxThreads: 1, normalize: { billingHeader: 'remove', billingHeaderValue: '0', rules: [] } });
+  try {
+    const body = { model: 'm', system: 'x-anthropic-billing-header: cc_version=1.a; cch=abcde;\nYou are', messages: [{ role: 'user', content: 'hi' }] };
+    const result = await remove.analyze(new TextEncoder().encode(JSON.stringify(body)).buffer, { route: 'messages' });
+    if (!result.ok) throw new Error(`analysis failed: ${result.code}`);
+    const forwarded = JSON.parse(new TextDecoder().decode(result.forward)) as { messages: { role: string; content: string }[] };
+    assert.equal(forwarded.messages[0], { role: 'system', content: 'You are' });
+    assert.equal(result.normalized.map((n) => n.rule), ['claude-code-billing-header']);
+  } finally {
+    await remove.destroy();
+  }
+});
+
 piscina.run();

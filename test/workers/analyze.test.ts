@@ -6,9 +6,14 @@ import analyze, {
   type AnalyzeResult,
   type AnalyzeSuccess,
   type AnalyzeTask,
-  type Normalize,
   type Route,
 } from '../../workers/analyze.js';
+import type { Normalizer } from '../../workers/normalize.js';
+
+/** A normalizer from one function, for driving a rewrite the real rules lack. */
+const normalizer = (fn: (body: Record<string, unknown>, route: string) => boolean): Normalizer => ({
+  normalize: (body, route) => (fn(body, route) ? [{ rule: 'test', bytes: 1 }] : []),
+});
 
 const bytesOf = (text: string | Uint8Array) => (typeof text === 'string' ? new TextEncoder().encode(text) : text).slice().buffer;
 const task = (text: string | Uint8Array, route: Route = 'chat', blockChars = 16): AnalyzeTask => ({
@@ -51,6 +56,7 @@ reading('reports model, stream, size and the routing facts', () => {
     cachePrompt: true,
     clientSlot: null,
     maxTokens: null,
+    normalized: [],
   });
 });
 
@@ -118,23 +124,46 @@ forwarding('an empty object has no prompt: invalid_request naming the field', ()
 });
 
 forwarding('a normalization that changes the body re-serializes it and is what gets hashed', () => {
-  const rename: Normalize = (body) => {
+  const rename = normalizer((body) => {
     const messages = body.messages as { content: string }[];
     messages[0]!.content = 'stable';
     return true;
-  };
+  });
   const text = '{ "messages" : [{"role":"user","content":"volatile 123"}] }';
   const result = ok(analyzeRequest(task(text), rename));
   assert.is(new TextDecoder().decode(result.forward), '{"messages":[{"role":"user","content":"stable"}]}');
   assert.is(result.fullHash, ok(run('{"messages":[{"role":"user","content":"stable"}]}')).fullHash);
+  assert.equal(result.normalized, [{ rule: 'test', bytes: 1 }]);
 });
 
 forwarding('the normalization hook sees the route; a no-op keeps the buffer', () => {
-  const seen: Route[] = [];
+  const seen: string[] = [];
   const t = task('{"prompt":"x"}', 'completions');
-  const result = ok(analyzeRequest(t, (_body, route) => (seen.push(route), false)));
+  const result = ok(analyzeRequest(t, normalizer((_body, route) => (seen.push(route), false))));
   assert.equal(seen, ['completions']);
   assert.ok(result.forward === t.body);
+});
+
+forwarding('messages: the Anthropic body is translated to llama-server\'s chat body and hashed as that', () => {
+  const anthropic = { model: 'm', max_tokens: 9, stream: true, system: 'Be brief.', messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }], id_slot: 1 };
+  const result = ok(analyzeRequest(task(JSON.stringify(anthropic), 'messages')));
+  const forwarded = JSON.parse(new TextDecoder().decode(result.forward));
+  assert.equal(forwarded.messages, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'hi' }] }]);
+  assert.is(forwarded.model, 'm');
+  assert.is(forwarded.id_slot, undefined, 'llama-server drops an Anthropic id_slot too; the gateway sets its own');
+  assert.equal([forwarded.timings_per_token, forwarded.verbose, forwarded.response_fields], [true, true, ['stopping_word']]);
+  assert.equal([result.stream, result.maxTokens, result.clientSlot], [true, 9, null]);
+  const chat = ok(run(JSON.stringify({ messages: forwarded.messages })));
+  assert.is(result.fullHash, chat.fullHash, 'the same prompt as the chat request llama-server builds');
+  assert.is(failure(analyzeRequest(task('{"model":"m"}', 'messages'))), 'invalid_request');
+});
+
+forwarding('count_tokens: the normalized Anthropic body is forwarded as it is, with nothing to route on', () => {
+  const text = '{"model":"m","messages":[{"role":"user","content":"hi"}]}';
+  const t = task(text, 'count_tokens');
+  const result = ok(analyzeRequest(t));
+  assert.ok(result.forward === t.body, 'unchanged: the client\'s own bytes');
+  assert.is(result.hashes.length, 0);
 });
 
 forwarding.run();
@@ -221,9 +250,9 @@ errors('JSON that is not an object is invalid_request', () => {
 });
 
 errors('a throw inside comes back as internal_error, not an exception', () => {
-  const result = analyzeRequest(task('{"messages":[]}'), () => {
+  const result = analyzeRequest(task('{"messages":[]}'), normalizer(() => {
     throw new Error('rule broke');
-  });
+  }));
   assert.equal(result, { ok: false, code: 'internal_error', message: 'rule broke' });
   assert.is(failure(run('{"messages":[]}', 'chat', 0)), 'internal_error');
 });
