@@ -33,6 +33,36 @@ export interface Summary {
   wallMs: number;
   /** Seconds llama-server spent on prompt processing, from /metrics. */
   prefillSeconds: number | null;
+  /** Per continuing turn, cache_n ÷ the previous turn's prompt tokens (at most 1): p50 and mean. */
+  turnReuseP50: number | null;
+  turnReuseMean: number | null;
+}
+
+/**
+ * How much of the previous turn's prompt each turn found cached: cache_n of turn k ÷ (prompt_n +
+ * cache_n) of turn k − 1, over consecutive `turn` requests of a session (a rewrite such as a
+ * compaction starts a new prefix, so the turn after one is not counted). Capped at 1: the
+ * previous answer is cached too.
+ */
+export function turnReuse(records: readonly RequestRecord[]): number[] {
+  const bySession = new Map<string, RequestRecord[]>();
+  for (const r of records) {
+    const list = bySession.get(`${r.pass}/${r.session}`) ?? [];
+    list.push(r);
+    bySession.set(`${r.pass}/${r.session}`, list);
+  }
+  const out: number[] = [];
+  for (const list of bySession.values()) {
+    list.sort((a, b) => a.step - b.step);
+    for (let i = 1; i < list.length; i++) {
+      const [prev, cur] = [list[i - 1]!, list[i]!];
+      if (prev.kind !== 'turn' || cur.kind !== 'turn' || isError(prev) || isError(cur)) continue;
+      if (prev.promptN === null || prev.cacheN === null || cur.cacheN === null) continue;
+      const prevPrompt = prev.promptN + prev.cacheN;
+      if (prevPrompt > 0) out.push(Math.min(1, cur.cacheN / prevPrompt));
+    }
+  }
+  return out;
 }
 
 /**
@@ -80,6 +110,7 @@ export function summarize(result: ConfigResult): Summary {
   const ok = records.filter((r) => !isError(r));
   const ttfb = ok.map((r) => r.ttfbMs);
   const totals = ok.map((r) => r.totalMs);
+  const reuse = turnReuse(records);
   return {
     name: result.name,
     requests: records.length,
@@ -96,6 +127,8 @@ export function summarize(result: ConfigResult): Summary {
     totalP95: percentile(totals, 95),
     wallMs: result.wallMs,
     prefillSeconds: metricDelta(result, METRIC.promptSeconds),
+    turnReuseP50: percentile(reuse, 50),
+    turnReuseMean: reuse.length > 0 ? sum(reuse) / reuse.length : null,
   };
 }
 

@@ -3,7 +3,7 @@ import type { ConfigResult } from '../results.js';
 import { MISSING, formatInt, formatRatio, formatSeconds } from './format.js';
 import { type Source, type Summary, summarize } from './stats.js';
 
-const HEADER = ['configuration', 'requests', 'errors', 'prompt tokens evaluated', '÷ oracle', 'cached tokens', 'TTFB p50 / p95', 'latency p50 / p95', 'wall time'];
+const HEADER = ['configuration', 'requests', 'errors', 'prompt tokens evaluated', '÷ oracle', 'cached tokens', 'reuse per turn p50 / mean', 'TTFB p50 / p95', 'latency p50 / p95', 'wall time'];
 /** Numbers align right, names left. */
 const ALIGN = HEADER.map((_, i) => (i === 0 ? ':---' : '---:'));
 /** Marks a total read from /metrics, explained under the table. */
@@ -25,6 +25,7 @@ function cells(s: Summary): string[] {
     marked(s.promptEvaluated, s.promptSource),
     formatRatio(s.ratio),
     marked(s.cached, s.cachedSource),
+    s.turnReuseP50 === null || s.turnReuseMean === null ? MISSING : `${percent(s.turnReuseP50)} / ${percent(s.turnReuseMean)}`,
     pair(s.ttfbP50, s.ttfbP95),
     pair(s.totalP50, s.totalP95),
     s.wallMs > 0 ? `${formatSeconds(s.wallMs)} s` : MISSING,
@@ -44,6 +45,10 @@ function notes(summaries: readonly Summary[]): string[] {
     out.push(`${FROM_METRICS} from the /metrics counters: some responses carried no timings.`);
   }
   return out;
+}
+
+function percent(x: number): string {
+  return `${(x * 100).toFixed(1)} %`;
 }
 
 function marked(n: number | null, source: Source): string {

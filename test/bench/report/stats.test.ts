@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isError, metricDelta, percentile, summarize } from '../../../bench/report/stats.js';
+import { isError, metricDelta, percentile, summarize, turnReuse } from '../../../bench/report/stats.js';
 import { config, record, twoConfigs } from './fixtures.js';
 
 const stats = suite('stats');
@@ -17,6 +17,19 @@ stats('percentile is nearest-rank: always one of the values', () => {
   assert.is(percentile([7], 95), 7);
   assert.is(percentile([], 50), null);
   assert.equal(ten, [10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 'input left unsorted');
+});
+
+stats('reuse per turn: cache_n over the previous turn\'s prompt, within a session, skipping rewrites and errors, capped at 1', () => {
+  const records = [
+    record({ session: 'a', step: 2, promptN: 5, cacheN: 150 }),
+    record({ session: 'a', step: 0, promptN: 100, cacheN: 0 }),
+    record({ session: 'a', step: 1, promptN: 10, cacheN: 99 }),
+    record({ session: 'b', step: 0, promptN: 50, cacheN: 0 }),
+    record({ session: 'b', step: 1, kind: 'rewrite', promptN: 60, cacheN: 0 }),
+    record({ session: 'b', step: 2, promptN: 5, cacheN: 60 }),
+    record({ session: 'b', step: 3, status: 500, promptN: null, cacheN: null }),
+  ];
+  assert.equal(turnReuse(records), [0.99, 1]);
 });
 
 stats('a request is an error without a 2xx status or with an error recorded', () => {
@@ -37,6 +50,8 @@ stats('sums per-request tokens and takes percentiles of successful requests', ()
     oracle: 190, ratio: 650 / 190,
     ttfbP50: 300, ttfbP95: 500, totalP50: 1500, totalP95: 12_500,
     wallMs: 17_000, prefillSeconds: 2.5,
+    // s0's second turn found 90 of the first's 100 tokens, s1's none of its 100.
+    turnReuseP50: 0, turnReuseMean: 0.45,
   });
 });
 
