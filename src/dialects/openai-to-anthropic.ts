@@ -123,7 +123,8 @@ export class AnthropicStream {
   private finish: unknown = null;
   private stopWord: string | null = null;
   private outputTokens = 0;
-  private usageSeen: { prompt: number; cached: number } | null = null;
+  /** The prompt's token counts, from the latest timings (or usage) seen. */
+  private counts: { prompt: number; cached: number } | null = null;
 
   /** Feeds upstream bytes; returns Anthropic SSE text (possibly empty). */
   write(chunk: Buffer): string {
@@ -179,12 +180,15 @@ export class AnthropicStream {
     if (chunk.id !== undefined) this.id = chunk.id;
     if (chunk.model !== undefined) this.model = chunk.model;
     const timings = isObject(chunk.timings) ? chunk.timings : null;
-    if (timings !== null) this.outputTokens = num(timings.predicted_n);
+    if (timings !== null) {
+      this.outputTokens = num(timings.predicted_n);
+      this.counts = { prompt: num(timings.prompt_n) + num(timings.cache_n), cached: num(timings.cache_n) };
+    }
     const word = stopSequence(chunk);
     if (word !== null) this.stopWord = word;
     if (isObject(chunk.usage)) {
       const details = isObject(chunk.usage.prompt_tokens_details) ? chunk.usage.prompt_tokens_details : {};
-      this.usageSeen = { prompt: num(chunk.usage.prompt_tokens), cached: num(details.cached_tokens) };
+      this.counts = { prompt: num(chunk.usage.prompt_tokens), cached: num(details.cached_tokens) };
       this.outputTokens = num(chunk.usage.completion_tokens);
     }
     const choice = Array.isArray(chunk.choices) && isObject(chunk.choices[0]) ? chunk.choices[0] : null;
@@ -196,9 +200,7 @@ export class AnthropicStream {
       out += this.deltas(delta);
       if (choice.finish_reason !== null && choice.finish_reason !== undefined) this.finish = choice.finish_reason;
     }
-    if (this.held !== null && !this.started && timings !== null) {
-      out += this.start(num(timings.prompt_n) + num(timings.cache_n), num(timings.cache_n));
-    }
+    if (this.held !== null && !this.started && this.counts !== null) out += this.start(this.counts.prompt, this.counts.cached);
     return out;
   }
 
@@ -273,9 +275,10 @@ export class AnthropicStream {
     this.finished = true;
     let out = '';
     if (!this.started) {
-      // No timings ever came (an upstream without timings_per_token): the final usage stands in.
-      const seen = this.usageSeen ?? { prompt: 0, cached: 0 };
-      out += this.start(seen.prompt, seen.cached);
+      // No token was generated (max_tokens 0), or no chunk carried timings before the end: the
+      // final chunk's counts stand in.
+      const counts = this.counts ?? { prompt: 0, cached: 0 };
+      out += this.start(counts.prompt, counts.cached);
     }
     for (const block of this.blocks) {
       // Anthropic's clients expect a signature before a thinking block closes; local models have none.

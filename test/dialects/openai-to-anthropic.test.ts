@@ -60,6 +60,13 @@ streaming('message_start waits for the first token\'s timings; nothing is sent b
   assert.equal(parseEvents(out).map((e) => e.event), ['message_start', 'content_block_start', 'content_block_delta']);
 });
 
+streaming('no token generated: message_start still comes first, with the final chunk\'s counts', () => {
+  const text = `data: {"choices":[{"finish_reason":"length","index":0,"delta":{}}],${head},${timings(0)}}\n\ndata: [DONE]\n\n`;
+  const events = parseEvents(translate(text, 4));
+  assert.equal(events.map((e) => e.event), ['message_start', 'message_delta', 'message_stop']);
+  assert.equal(events[0]!.data.message.usage, { cache_read_input_tokens: 5, input_tokens: 7, output_tokens: 0 });
+});
+
 streaming('a stop word, and a length stop', () => {
   const stopped = `${delta({ role: 'assistant', content: null }, 1, false)}${delta({ content: 'x' }, 1)}` +
     `data: {"choices":[{"finish_reason":"stop","index":0,"delta":{}}],${head},"__verbose":{"stopping_word":"END"},${timings(2)}}\n\ndata: [DONE]\n\n`;
