@@ -185,6 +185,7 @@ function merge(base: PartialConfig, over: PartialConfig): PartialConfig {
     queue: { ...base.queue, ...over.queue },
     fleet: { ...base.fleet, ...over.fleet },
     scheduler: { ...base.scheduler, ...over.scheduler },
+    kv: { ...base.kv, ...over.kv },
   };
 }
 
@@ -319,6 +320,9 @@ const upstreamFields = section<UpstreamConfig>({
   slots: positiveInteger,
   ramCacheTokens: nonNegativeInteger,
   apiKey: secret,
+  slotSaveDir: nonEmptyString,
+  kind: (value, where) => value === 'llama-server' || value === 'llama-swap' || value === 'router'
+    ? value : fail(where, '"llama-server", "llama-swap" or "router"', value),
 });
 
 function upstream(value: unknown, where: At): UpstreamConfig {
@@ -379,6 +383,17 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       blockChars: positiveInteger,
       balanceAbsThreshold: nonNegativeInteger,
       balanceRelThreshold: number(1, 'a number, 1 or more'),
+    }),
+    kv: section<Config['kv']>({
+      enabled: boolean,
+      minSaveTokens: nonNegativeInteger,
+      maxEntries: positiveInteger,
+      maxBytes: nonNegativeInteger,
+      maxBytesPerModel: nonNegativeInteger,
+      maxAgeMs: positiveInteger,
+      ringSize: integer(1, 10_000, 'an integer from 1 to 10000'),
+      unverifiedRestoreLimit: positiveInteger,
+      actionTimeoutMs: milliseconds,
     }),
     verbose: boolean,
   })(raw, { origin, key: '' });
