@@ -52,4 +52,26 @@ export const defaults = {
    * think time is minutes, an agent's seconds; after ten idle minutes a context is worth half.
    */
   reuseHalfLifeMs: 600_000,
+  /** Disk tier: a few hundred tokens prefill in well under a second; not worth a file. */
+  kvMinSaveTokens: 256,
+  /** Entries per slot-save directory; the index stays a few MB. */
+  kvMaxEntries: 1000,
+  /** 64 GiB of our files per directory: ~600k tokens of a 30B model (~0.1 MB per token). */
+  kvMaxBytes: 64 * 1024 * MiB,
+  /** Per model, the same by default: one model may use the whole budget. */
+  kvMaxBytesPerModel: 64 * 1024 * MiB,
+  /** A week: a team's conversations come back after a weekend. */
+  kvMaxAgeMs: 7 * 24 * 3_600_000,
+  /** Blind servers: 16 files of a few GB at most. */
+  kvRingSize: 16,
+  /** Three restores in a row without reuse: the model cannot reuse a restored state (llama.cpp #25913). */
+  kvUnverifiedRestoreLimit: 3,
+  /** A save of a 60k-token context of a large model writes GBs; that takes seconds, not minutes. */
+  kvActionTimeoutMs: 120_000,
+  /**
+   * What the tier assumes of a server before its first save and restore measure it: a 30B
+   * model's ~128 KiB of KV per token, and the bench rig's bandwidths (save ~460 MB/s, restore
+   * ~3 GB/s on 2 cores) halved to be safe.
+   */
+  kvInitialRates: { bytesPerToken: 131_072, saveBytesPerMs: 230_000, restoreBytesPerMs: 1_500_000, actionOverheadMs: 5 },
 } as const;

@@ -5,6 +5,7 @@ import { createAuthCheck } from './auth.js';
 import type { Config } from './config/config.js';
 import { defaults } from './defaults.js';
 import { Fleet } from './fleet/fleet.js';
+import { KvTier } from './kv/kv-tier.js';
 import { LeaseQueue } from './leases/lease-queue.js';
 import { createMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
@@ -52,7 +53,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     maxWaiting: config.limits.queueLength, timeoutMs: config.limits.queueTimeoutMs,
     order: config.queue.order, agingMsPerSecond: config.queue.agingMsPerSecond,
   });
-  const router = new Router({ config, leases, metrics, now: () => performance.now() });
+  const kv = config.kv.enabled ? new KvTier({ config, metrics: metrics.kv, now: Date.now, log }) : undefined;
+  const router = new Router({ config, leases, metrics, now: () => performance.now(), ...(kv ? { kv } : {}) });
   const client = new UpstreamClient();
   const pool = options.analysis === 'inline'
     ? createInlineAnalyzer(config.normalize)
@@ -61,6 +63,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     queueWaiting: () => leases.waiting(),
     workerQueue: () => pool.queueSize(),
     upstreams: () => fleet.upstreams.map((u) => ({ id: u.id, up: u.state === 'ready' })),
+    ...(kv ? { kvDiskBytes: () => kv.diskBytes() } : {}),
   });
   const authorized = createAuthCheck(config.authToken);
   const app = createApp({
@@ -69,6 +72,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     log,
     onError: options.onError,
   });
+  // Hot slots go to disk before the fleet stops, so a restarted gateway can restore them.
+  const saveHot = async () => {
+    if (!kv) return;
+    await kv.saveHot(router.hotSlots(fleet.upstreams.filter((u) => u.state === 'ready')));
+    await kv.close();
+  };
   const stopAll = async () => {
     fleet.close();
     client.close();
@@ -92,7 +101,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     leases,
     close() {
       // Server first, so no request arrives to find the pool gone.
-      closing ??= server.close().finally(stopAll);
+      closing ??= server.close().then(saveHot).finally(stopAll);
       return closing;
     },
   };

@@ -37,8 +37,30 @@ export interface Metrics {
   readonly normalizeApplied: Counter<'rule'>;
   /** `slotkeeper_normalize_bytes_changed_total{rule}`: client bytes a rule replaced or removed. */
   readonly normalizeBytes: Counter<'rule'>;
+  /** The disk tier's metrics (src/kv/). */
+  readonly kv: KvMetrics;
   /** Connects the gauges to what they report. */
   observe(sources: GaugeSources): void;
+}
+
+/** `slotkeeper_kv_*`: saves, restores, their bytes and time, verification, disk use, GC. */
+export interface KvMetrics {
+  /** `slotkeeper_kv_saves_total{result="ok"|"failed"}`. */
+  readonly saves: Counter<'result'>;
+  /** `slotkeeper_kv_restores_total{result="ok"|"failed"}`. */
+  readonly restores: Counter<'result'>;
+  /** `slotkeeper_kv_bytes_total{direction="saved"|"restored"}`. */
+  readonly bytes: Counter<'direction'>;
+  /** `slotkeeper_kv_action_seconds{action="save"|"restore"}`, as slotkeeper waited for it. */
+  readonly actionSeconds: Histogram<'action'>;
+  /** `slotkeeper_kv_restore_verifications_total{result="reused"|"not_reused"}`, from the next response's cache_n. */
+  readonly verifications: Counter<'result'>;
+  /** `slotkeeper_kv_restores_disabled_total`: server/model pairs where restores stopped. */
+  readonly restoresDisabled: Counter<string>;
+  /** `slotkeeper_kv_disk_bytes`: bytes of saved entries slotkeeper knows of. */
+  readonly diskBytes: Gauge<string>;
+  /** `slotkeeper_kv_gc_deletions_total{reason}`: files deleted by garbage collection. */
+  readonly gcDeletions: Counter<'reason'>;
 }
 
 /** Where gauges read their values when /metrics is scraped; set once the gateway is built. */
@@ -46,6 +68,8 @@ export interface GaugeSources {
   queueWaiting(): number;
   workerQueue(): number;
   upstreams(): readonly { id: number; up: boolean }[];
+  /** Bytes of saved KV entries; absent when the disk tier is off. */
+  kvDiskBytes?(): number;
 }
 
 /** Options for {@link createMetrics}. */
@@ -137,5 +161,31 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       help: 'Bytes of client text a normalization rule replaced or removed, by rule name.',
       labelNames: ['rule'] as const, registers,
     }),
+    kv: {
+      saves: new Counter({ name: 'slotkeeper_kv_saves_total', help: 'Slot saves to disk, by result.', labelNames: ['result'] as const, registers }),
+      restores: new Counter({ name: 'slotkeeper_kv_restores_total', help: 'Slot restores from disk, by result.', labelNames: ['result'] as const, registers }),
+      bytes: new Counter({ name: 'slotkeeper_kv_bytes_total', help: 'Bytes of KV saved to or restored from disk.', labelNames: ['direction'] as const, registers }),
+      actionSeconds: new Histogram({
+        name: 'slotkeeper_kv_action_seconds', help: 'Time a save or restore took, as slotkeeper waited for it.',
+        labelNames: ['action'] as const, buckets: LATENCY_BUCKETS, registers,
+      }),
+      verifications: new Counter({
+        name: 'slotkeeper_kv_restore_verifications_total',
+        help: 'Restores whose next response reused the restored tokens (reused) or not (not_reused), by timings.cache_n.',
+        labelNames: ['result'] as const, registers,
+      }),
+      restoresDisabled: new Counter({
+        name: 'slotkeeper_kv_restores_disabled_total',
+        help: 'Server/model pairs where restores stopped because they kept giving no reuse.', registers,
+      }),
+      diskBytes: new Gauge({
+        name: 'slotkeeper_kv_disk_bytes', help: 'Bytes of saved slot caches slotkeeper knows of.', registers,
+        collect() { if (sources?.kvDiskBytes) this.set(sources.kvDiskBytes()); },
+      }),
+      gcDeletions: new Counter({
+        name: 'slotkeeper_kv_gc_deletions_total', help: 'Saved slot caches deleted by garbage collection, by reason.',
+        labelNames: ['reason'] as const, registers,
+      }),
+    },
   };
 }

@@ -2,13 +2,14 @@
 // beliefs, rates), takes a lease on the chosen slot, and learns from each finished request. All
 // state it touches between the snapshot and the lease request is read and acted on in one tick.
 import type { Config } from './config/config.js';
+import type { HotSlot, KvTier, Restored } from './kv/kv-tier.js';
 import { defaults } from './defaults.js';
 import { SlotkeeperError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { type Chain, commonBlocks } from './prefix/chain.js';
 import { PrefixIndex } from './prefix/prefix-index.js';
 import type { Timings } from './proxy/timings.js';
-import { type CostParams, serviceMs } from './scheduler/cost-model.js';
+import { type CostParams, promptTokens, serviceMs } from './scheduler/cost-model.js';
 import { type Choice, type DecisionKind, type ServerView, type SlotView, schedule } from './scheduler/policy.js';
 import { RateTable } from './scheduler/rates.js';
 
@@ -45,6 +46,8 @@ export interface Placement<U extends RoutableUpstream = RoutableUpstream> {
   /** ms spent waiting for the lease. */
   waitedMs: number;
   startedMs: number;
+  /** A saved cache restored into the slot by {@link Router.prepare}, verified by finish. */
+  restored?: Restored;
   release(): void;
 }
 
@@ -61,6 +64,8 @@ export interface RouterDeps {
   leases: Leases;
   metrics: Metrics;
   now: () => number;
+  /** The disk tier; absent: slots are never saved or restored. */
+  kv?: KvTier;
 }
 
 const key = (server: number, slot: number) => `${server}/${slot}`;
@@ -122,6 +127,48 @@ export class Router {
     };
   }
 
+  /**
+   * The disk tier's turn, between the lease and the upstream request: saves what the request is
+   * about to overwrite when it is worth keeping, and restores a saved prefix into the slot when
+   * that beats recomputing it. Never throws for the tier's sake.
+   */
+  async prepare(placement: Placement, request: RoutedRequest, model: string, signal?: AbortSignal): Promise<void> {
+    const kv = this.deps.kv;
+    if (kv === undefined) return;
+    const { upstream, slot, choice } = placement;
+    const rates = this.rates.get(upstream.id);
+    const content = this.index.slot(upstream.id, slot);
+    // llama-server keeps a slot's content when the request keeps at least half of it.
+    const keeps = choice.reuse.source === 'slot' && content !== undefined && choice.reuse.blocks * 2 >= content.chain.length;
+    const restored = await kv.beforeRun({
+      upstream, slot, model, content, idleMs: content ? this.deps.now() - content.lastUsedMs : 0, overwrites: !keeps,
+      chain: request.chain, promptTokens: promptTokens(request.promptChars, rates), currentReuseTokens: choice.reuseTokens,
+      tokensPerBlock: this.deps.config.scheduler.blockChars * rates.tokensPerChar, promptTokensPerMs: rates.promptTokensPerMs, signal,
+    });
+    if (restored === null) return;
+    this.index.setSlot(upstream.id, slot, { chain: restored.chain, tokens: restored.tokens, lastUsedMs: this.deps.now() });
+    placement.restored = restored;
+    placement.choice = {
+      ...choice, reuse: { blocks: restored.blocks, source: 'slot' }, reuseTokens: restored.expectedTokens,
+      prefillTokens: Math.max(1, choice.prefillTokens + choice.reuseTokens - restored.expectedTokens),
+    };
+  }
+
+  /** Idle slots holding something, for the disk tier to save on shutdown. */
+  hotSlots(upstreams: readonly (RoutableUpstream & { readonly models: readonly string[] })[]): HotSlot[] {
+    const out: HotSlot[] = [];
+    for (const u of upstreams) {
+      const model = u.models[0];
+      if (model === undefined || this.generations.get(u.id) !== u.generation) continue;
+      for (const slot of u.slotIds) {
+        const content = this.index.slot(u.id, slot);
+        if (content === undefined || content.tokens === 0 || this.deps.leases.isBusy(key(u.id, slot))) continue;
+        out.push({ upstream: u, slot, model, content, idleMs: this.deps.now() - content.lastUsedMs, promptTokensPerMs: this.rates.get(u.id).promptTokensPerMs });
+      }
+    }
+    return out;
+  }
+
   /** Learns from a finished request and releases its lease. */
   finish(placement: Placement, request: RoutedRequest, result: Finish): void {
     const { now, metrics } = this.deps;
@@ -133,6 +180,7 @@ export class Router {
         if (!result.complete) this.index.forgetSlot(upstream.id, slot);
         return;
       }
+      if (placement.restored) this.deps.kv?.verify(placement.restored, t.cacheN);
       const rates = this.rates.get(upstream.id);
       const tolerance = Math.max(2 * this.deps.config.scheduler.blockChars * rates.tokensPerChar, 0.1 * choice.reuseTokens);
       const correction = this.index.recordOutcome({

@@ -21,6 +21,14 @@ export interface UpstreamConfig {
   ramCacheTokens?: number;
   /** Sent as `Authorization: Bearer` to this upstream (llama-server's --api-key); never the gateway's own token. */
   apiKey?: string;
+  /**
+   * This server's --slot-save-path as slotkeeper sees it on its own file system, when they share
+   * one: enables garbage collection, reconciliation and an index that survives restarts.
+   * Without it the disk tier works blind, with a bounded ring of file names (kv.ringSize).
+   */
+  slotSaveDir?: string;
+  /** How slot actions are addressed: a plain llama-server (default), llama-swap, or llama.cpp's router mode. */
+  kind?: 'llama-server' | 'llama-swap' | 'router';
 }
 
 /** Order in which waiters for a busy slot are served. */
@@ -77,13 +85,35 @@ export interface Config {
   anthropic: AnthropicMode;
   /** Rewrites of volatile prompt text, applied in the workers before hashing and forwarding. */
   normalize: NormalizeConfig;
+  /** The disk tier: slot caches saved before they are overwritten, restored on demand. */
+  kv: {
+    /** On wherever a server has --slot-save-path; false turns it off everywhere. */
+    enabled: boolean;
+    /** Slot contents shorter than this many tokens are never saved. */
+    minSaveTokens: number;
+    /** Saved entries kept per directory (least recently used go first). */
+    maxEntries: number;
+    /** Bytes of our files per directory, all models together (local directories only). */
+    maxBytes: number;
+    /** Bytes of our files per directory and model (local directories only). */
+    maxBytesPerModel: number;
+    /** A saved entry unused this long is deleted, ms (local directories only). */
+    maxAgeMs: number;
+    /** File names per server when its directory is not local: disk use stays bounded anyway. */
+    ringSize: number;
+    /** Restores in a row whose next response shows no reuse before restores stop on that server and model. */
+    unverifiedRestoreLimit: number;
+    /** Longest wait for one save or restore, ms. */
+    actionTimeoutMs: number;
+  };
   /** Log one line per request to stderr. */
   verbose: boolean;
 }
 
 /** A config where any field may be left out; {@link withDefaults} fills the rest. */
-export type PartialConfig = Partial<Omit<Config, 'limits' | 'queue' | 'fleet' | 'scheduler' | 'normalize'>> & {
+export type PartialConfig = Partial<Omit<Config, 'limits' | 'queue' | 'fleet' | 'scheduler' | 'normalize' | 'kv'>> & {
   normalize?: Partial<NormalizeConfig>;
+  kv?: Partial<Config['kv']>;
   limits?: Partial<Config['limits']>;
   queue?: Partial<Config['queue']>;
   fleet?: Partial<Config['fleet']>;
@@ -122,6 +152,18 @@ export function withDefaults(partial: PartialConfig = {}): Config {
       billingHeaderValue: defaults.billingHeaderValue,
       rules: [],
       ...partial.normalize,
+    },
+    kv: {
+      enabled: true,
+      minSaveTokens: defaults.kvMinSaveTokens,
+      maxEntries: defaults.kvMaxEntries,
+      maxBytes: defaults.kvMaxBytes,
+      maxBytesPerModel: defaults.kvMaxBytesPerModel,
+      maxAgeMs: defaults.kvMaxAgeMs,
+      ringSize: defaults.kvRingSize,
+      unverifiedRestoreLimit: defaults.kvUnverifiedRestoreLimit,
+      actionTimeoutMs: defaults.kvActionTimeoutMs,
+      ...partial.kv,
     },
     verbose: partial.verbose ?? false,
   };

@@ -190,6 +190,7 @@ function merge(base: PartialConfig, over: PartialConfig): PartialConfig {
     fleet: { ...base.fleet, ...over.fleet },
     scheduler: { ...base.scheduler, ...over.scheduler },
     normalize: { ...base.normalize, ...over.normalize },
+    kv: { ...base.kv, ...over.kv },
   };
 }
 
@@ -383,6 +384,9 @@ const upstreamFields = section<UpstreamConfig>({
   slots: positiveInteger,
   ramCacheTokens: nonNegativeInteger,
   apiKey: secret,
+  slotSaveDir: nonEmptyString,
+  kind: (value, where) => value === 'llama-server' || value === 'llama-swap' || value === 'router'
+    ? value : fail(where, '"llama-server", "llama-swap" or "router"', value),
 });
 
 function upstream(value: unknown, where: At): UpstreamConfig {
@@ -450,6 +454,17 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       billingHeader: billingHeaderMode,
       billingHeaderValue,
       rules: normalizeRuleList,
+    }),
+    kv: section<Config['kv']>({
+      enabled: boolean,
+      minSaveTokens: nonNegativeInteger,
+      maxEntries: positiveInteger,
+      maxBytes: nonNegativeInteger,
+      maxBytesPerModel: nonNegativeInteger,
+      maxAgeMs: positiveInteger,
+      ringSize: integer(1, 10_000, 'an integer from 1 to 10000'),
+      unverifiedRestoreLimit: positiveInteger,
+      actionTimeoutMs: milliseconds,
     }),
     verbose: boolean,
   })(raw, { origin, key: '' });

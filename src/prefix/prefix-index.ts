@@ -126,6 +126,11 @@ export class PrefixIndex {
     return diff > toleranceTokens ? 'underestimate' : null;
   }
 
+  /** The slot now holds `content`: a saved cache was restored into it. */
+  setSlot(server: number, slot: number, content: SlotContent): void {
+    this.servers.get(server)?.slots.set(slot, content);
+  }
+
   /** Forgets a slot's content (its request failed midway, so what it holds is unknown). */
   forgetSlot(server: number, slot: number): void {
     this.servers.get(server)?.slots.set(slot, { chain: EMPTY_CHAIN, tokens: 0, lastUsedMs: 0 });

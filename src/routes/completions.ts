@@ -47,6 +47,7 @@ export async function handleCompletions(route: CompletionsRoute, ctx: RequestCon
   for (let attempt = 0; ; attempt++) {
     const placement = await deps.router.place(request, upstreams, ctx.signal);
     try {
+      await deps.router.prepare(placement, request, resolved.model, ctx.signal);
       await forward(route, ctx, deps, analysis, request, placement);
       return;
     } catch (err) {

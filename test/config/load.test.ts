@@ -355,14 +355,14 @@ example('sets every key a Config has, and every upstream field', () => {
   const inExample = keyPaths(exampleRaw);
   // aliases' keys are examples, not config keys.
   const expected = [...keyPaths({ ...withDefaults(), aliases: {}, upstreams: [] })];
-  expected.push('upstreams[].url', 'upstreams[].slots', 'upstreams[].ramCacheTokens', 'upstreams[].apiKey');
+  expected.push('upstreams[].url', 'upstreams[].slots', 'upstreams[].ramCacheTokens', 'upstreams[].apiKey', 'upstreams[].slotSaveDir', 'upstreams[].kind');
   for (const path of expected) assert.ok(inExample.has(path), `the example does not show ${path}`);
 });
 
 example('says the defaults truthfully', () => {
   const config = parseConfig(exampleRaw, examplePath);
   const defaults = withDefaults();
-  for (const key of ['host', 'port', 'defaultModel', 'authToken', 'limits', 'queue', 'fleet', 'scheduler', 'verbose'] as const) {
+  for (const key of ['host', 'port', 'defaultModel', 'authToken', 'limits', 'queue', 'fleet', 'scheduler', 'kv', 'verbose'] as const) {
     assert.equal(config[key], defaults[key], key);
   }
 });

@@ -1,0 +1,383 @@
+// The disk tier's effects: per server, a store (its index, the files in use, measured rates,
+// whether slot actions work there), and the calls that carry out decisions.ts' answers: save a
+// slot's content before a request overwrites it, restore a saved entry into the chosen slot,
+// verify the restore by the next response's cache_n, collect garbage, keep the index on disk.
+// A failure here never fails a request: it is counted and logged, and the request goes on.
+import type { Config, UpstreamConfig } from '../config/config.js';
+import { defaults } from '../defaults.js';
+import type { KvMetrics } from '../metrics.js';
+import type { Chain } from '../prefix/chain.js';
+import type { SlotContent } from '../prefix/prefix-index.js';
+import { type TierRates, decideRestore, decideSave, restoreVerified } from './decisions.js';
+import { DiskStore } from './disk-store.js';
+import { chainHash, entryFileName, modelHash, parseEntryFileName, ringLineage } from './file-name.js';
+import { planGc } from './gc-plan.js';
+import { RestoreTrust } from './restore-trust.js';
+import { SavedIndex } from './saved-index.js';
+import { type ActionTarget, KvActionError, SlotActions } from './slot-actions.js';
+
+/** The upstream a tier call is about. */
+export interface TierUpstream {
+  readonly id: number;
+  readonly url: string;
+  readonly generation: number;
+  readonly apiKey?: string | null;
+}
+
+/** A slot about to be written: what it holds and what the request brings. */
+export interface SlotSituation {
+  upstream: TierUpstream;
+  slot: number;
+  model: string;
+  /** What the slot is believed to hold, and how long it has been idle. */
+  content: SlotContent | undefined;
+  idleMs: number;
+  /** The request replaces the content rather than extending it. */
+  overwrites: boolean;
+  /** The request's chain and its prompt tokens (estimated). */
+  chain: Chain;
+  promptTokens: number;
+  /** Tokens the chosen slot (or the RAM cache) already gives the request. */
+  currentReuseTokens: number;
+  /** Tokens one hashed block stands for on this server. */
+  tokensPerBlock: number;
+  promptTokensPerMs: number;
+  signal?: AbortSignal;
+}
+
+/** A restore that happened; hand it to {@link KvTier.verify} with the response's cache_n. */
+export interface Restored {
+  store: string;
+  model: string;
+  file: string;
+  chain: Chain;
+  /** Tokens now in the slot. */
+  tokens: number;
+  /** Blocks of the request's chain the restored entry covers. */
+  blocks: number;
+  /** Tokens the request is expected to reuse from it. */
+  expectedTokens: number;
+}
+
+/** A slot to save on shutdown. */
+export interface HotSlot {
+  upstream: TierUpstream;
+  slot: number;
+  model: string;
+  content: SlotContent;
+  idleMs: number;
+  promptTokensPerMs: number;
+}
+
+/** Dependencies, injected. */
+export interface KvTierDeps {
+  config: Config;
+  metrics: KvMetrics;
+  /** Wall clock, ms: the index outlives the process. */
+  now: () => number;
+  log: (line: string) => void;
+  fetch?: typeof fetch;
+}
+
+interface Store {
+  key: string;
+  disk: DiskStore | null;
+  index: SavedIndex;
+  inUse: Set<string>;
+  rates: TierRates;
+  /** A save has measured the rates' bytesPerToken. */
+  measured: boolean;
+  ready: Promise<void>;
+  capability: { generation: number; enabled: Promise<boolean> } | null;
+  persisting: Promise<void>;
+  collecting: boolean;
+}
+
+// Each new measurement counts this much against the running estimate.
+const EWMA = 0.5;
+
+/** The disk tier of one gateway. */
+export class KvTier {
+  private readonly deps: KvTierDeps;
+  private readonly actions: SlotActions;
+  private readonly stores = new Map<number, Store>();
+  private readonly trust: RestoreTrust;
+
+  constructor(deps: KvTierDeps) {
+    this.deps = deps;
+    this.actions = new SlotActions({ timeoutMs: deps.config.kv.actionTimeoutMs, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+    this.trust = new RestoreTrust(deps.config.kv.unverifiedRestoreLimit);
+  }
+
+  /**
+   * Before a request runs in a slot: saves what the slot holds if the request overwrites it and
+   * it is worth keeping, then restores the saved entry that beats recomputing, if any.
+   */
+  async beforeRun(s: SlotSituation): Promise<Restored | null> {
+    if (!this.deps.config.kv.enabled) return null;
+    const store = this.store(s.upstream.id);
+    await store.ready;
+    const target = this.target(s.upstream, s.model);
+    if (s.overwrites && s.content !== undefined && s.content.tokens > 0) {
+      await this.save(store, s.upstream, target, s.slot, s.content, s.idleMs, s.promptTokensPerMs, s.signal);
+    }
+    return this.restore(store, s.upstream, target, s);
+  }
+
+  /** The response after a restore reported `cacheN` reused tokens. */
+  verify(restored: Restored, cacheN: number): void {
+    const ok = restoreVerified(restored.expectedTokens, cacheN);
+    this.deps.metrics.verifications.inc({ result: ok ? 'reused' : 'not_reused' });
+    if (!ok) this.deps.log(`kv: restore of ${restored.file} on ${restored.store} expected ${Math.round(restored.expectedTokens)} reused tokens, the response reused ${cacheN}`);
+    if (this.trust.record(restored.store, restored.model, ok) === 'disabled') {
+      this.deps.metrics.restoresDisabled.inc();
+      this.deps.log(`kv: restores stop on ${restored.store} for model ${restored.model}: ${this.deps.config.kv.unverifiedRestoreLimit} in a row gave no reuse (a model llama.cpp cannot restore into, e.g. sliding-window attention: llama.cpp #25913)`);
+    }
+  }
+
+  /** Saves the given slots where worth it (graceful shutdown), one at a time. */
+  async saveHot(slots: readonly HotSlot[]): Promise<void> {
+    if (!this.deps.config.kv.enabled) return;
+    for (const h of slots) {
+      const store = this.store(h.upstream.id);
+      await store.ready;
+      await this.save(store, h.upstream, this.target(h.upstream, h.model), h.slot, h.content, h.idleMs, h.promptTokensPerMs);
+    }
+  }
+
+  /** Bytes of every known entry. */
+  diskBytes(): number {
+    let total = 0;
+    for (const s of this.stores.values()) total += s.index.totalBytes;
+    return total;
+  }
+
+  /** Waits for index writes in flight. */
+  async close(): Promise<void> {
+    await Promise.all([...this.stores.values()].map((s) => s.persisting));
+  }
+
+  private upstreamConfig(id: number): UpstreamConfig | undefined {
+    return this.deps.config.upstreams[id];
+  }
+
+  private target(u: TierUpstream, model: string): ActionTarget {
+    return { url: u.url, apiKey: u.apiKey ?? null, kind: this.upstreamConfig(u.id)?.kind ?? 'llama-server', model };
+  }
+
+  private store(id: number): Store {
+    let store = this.stores.get(id);
+    if (store) return store;
+    const cfg = this.upstreamConfig(id);
+    const dir = cfg?.slotSaveDir;
+    store = {
+      key: cfg?.url ?? String(id), disk: dir ? new DiskStore(dir) : null, index: new SavedIndex(this.deps.config.kv.maxEntries),
+      inUse: new Set(), rates: { ...defaults.kvInitialRates }, measured: false, ready: Promise.resolve(), capability: null,
+      persisting: Promise.resolve(), collecting: false,
+    };
+    store.ready = this.load(store);
+    this.stores.set(id, store);
+    return store;
+  }
+
+  /** Reads the directory's index and reconciles it with what the directory holds. */
+  private async load(store: Store): Promise<void> {
+    const disk = store.disk;
+    if (disk === null) return;
+    try {
+      const bytes = await disk.readIndex();
+      if (bytes !== null) {
+        try {
+          store.index = SavedIndex.decode(bytes, this.deps.config.kv.maxEntries);
+        } catch (err) {
+          this.deps.log(`kv: ${disk.dir}: the index cannot be read, starting empty: ${message(err)}`);
+        }
+      }
+      const { dropped, orphans } = store.index.reconcile(await disk.list());
+      // Entries saved before a restart already measured this server's KV bytes per token.
+      const saved = store.index.entries().filter((e) => e.tokens > 0);
+      if (saved.length > 0) {
+        store.rates.bytesPerToken = saved.reduce((s, e) => s + e.bytes, 0) / saved.reduce((s, e) => s + e.tokens, 0);
+        store.measured = true;
+      }
+      if (dropped.length > 0 || orphans.length > 0) {
+        this.deps.log(`kv: ${disk.dir}: ${store.index.size} saved entries; ${dropped.length} whose file is gone forgotten, ${orphans.length} unindexed files of ours`);
+      }
+    } catch (err) {
+      this.deps.log(`kv: ${disk.dir} cannot be read (${message(err)}); working without local access`);
+      store.disk = null;
+      return;
+    }
+    await this.collect(store);
+    this.persist(store);
+  }
+
+  private enabled(store: Store, u: TierUpstream, target: ActionTarget, signal?: AbortSignal): Promise<boolean> {
+    if (store.capability?.generation === u.generation) return store.capability.enabled;
+    const enabled = this.actions.supported(target, this.deps.config.fleet.probeTimeoutMs, signal).then((yes) => {
+      this.deps.log(`kv: upstream ${u.id} (${u.url}) ${yes ? 'has' : 'has no'} slot save/restore${yes ? '' : ' (no --slot-save-path): disk tier off there'}`);
+      return yes;
+    }, (err: unknown) => {
+      // Unreachable or timed out: say no for now and ask again next time.
+      store.capability = null;
+      this.deps.log(`kv: upstream ${u.id}: slot actions could not be probed: ${message(err)}`);
+      return false;
+    });
+    store.capability = { generation: u.generation, enabled };
+    return enabled;
+  }
+
+  private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal): Promise<void> {
+    const { model } = target;
+    const decision = decideSave({
+      tokens: content.tokens, idleMs, reuseHalfLifeMs: defaults.reuseHalfLifeMs, promptTokensPerMs,
+      alreadySaved: store.index.covering(model, content.chain, content.tokens) !== undefined,
+      minTokens: this.deps.config.kv.minSaveTokens,
+      // Until a save has measured this server's KV bytes per token, any guess is off by 100× (a
+      // small model's ~1 KB against a 30B model's ~128 KB): the first save is how it learns.
+      rates: store.measured ? store.rates : { ...store.rates, bytesPerToken: 0 },
+    });
+    if (!decision.save) return;
+    const lineage = store.index.lineageOf(model, content.chain);
+    const file = lineage?.file ?? this.newFileName(store, model, content.chain);
+    if (file === null || store.inUse.has(file)) return;
+    // Asked only when there is something to do, so servers without the tier see no extra calls.
+    if (!(await this.enabled(store, u, target, signal))) return;
+    if (store.inUse.has(file)) return;
+    store.inUse.add(file);
+    const started = performance.now();
+    const { metrics } = this.deps;
+    try {
+      const r = await this.actions.save(target, slot, file, signal);
+      metrics.actionSeconds.observe({ action: 'save' }, (performance.now() - started) / 1000);
+      metrics.saves.inc({ result: 'ok' });
+      metrics.bytes.inc({ direction: 'saved' }, r.bytes);
+      if (r.tokens === 0) return;
+      const now = this.deps.now();
+      const evicted = store.index.put({
+        file, model, chain: content.chain, tokens: r.tokens, bytes: r.bytes,
+        createdMs: lineage?.createdMs ?? now, lastUsedMs: now, hits: lineage?.hits ?? 0,
+      });
+      store.rates.bytesPerToken = store.measured ? ewma(store.rates.bytesPerToken, r.bytes / r.tokens) : r.bytes / r.tokens;
+      store.measured = true;
+      if (r.ms > 0) store.rates.saveBytesPerMs = ewma(store.rates.saveBytesPerMs, r.bytes / r.ms);
+      for (const e of evicted) await this.deleteFile(store, e.file, 'entries');
+      this.persist(store);
+      void this.collect(store);
+    } catch (err) {
+      metrics.saves.inc({ result: 'failed' });
+      this.deps.log(`kv: save of slot ${slot} to ${file} failed; the request goes on without it: ${message(err)}`);
+    } finally {
+      store.inUse.delete(file);
+    }
+  }
+
+  private async restore(store: Store, u: TierUpstream, target: ActionTarget, s: SlotSituation): Promise<Restored | null> {
+    const { model } = target;
+    if (!this.trust.allowed(store.key, model)) return null;
+    const match = store.index.best(model, s.chain);
+    if (match === null || store.inUse.has(match.entry.file)) return null;
+    const { entry } = match;
+    const matchedTokens = Math.min(match.blocks * s.tokensPerBlock, entry.tokens);
+    const decision = decideRestore({
+      promptTokens: s.promptTokens, currentReuseTokens: s.currentReuseTokens, entryTokens: entry.tokens,
+      entryBlocks: entry.chain.length, matchedBlocks: match.blocks, matchedTokens, bytes: entry.bytes,
+      promptTokensPerMs: s.promptTokensPerMs, rates: store.rates,
+    });
+    if (!decision.restore || !(await this.enabled(store, u, target, s.signal)) || store.inUse.has(entry.file)) return null;
+    store.inUse.add(entry.file);
+    const started = performance.now();
+    const { metrics } = this.deps;
+    try {
+      const r = await this.actions.restore(target, s.slot, entry.file, s.signal);
+      metrics.actionSeconds.observe({ action: 'restore' }, (performance.now() - started) / 1000);
+      metrics.restores.inc({ result: 'ok' });
+      metrics.bytes.inc({ direction: 'restored' }, r.bytes);
+      store.index.touch(entry.file, this.deps.now());
+      if (r.ms > 0 && r.bytes > 0) store.rates.restoreBytesPerMs = ewma(store.rates.restoreBytesPerMs, r.bytes / r.ms);
+      this.persist(store);
+      return {
+        store: store.key, model, file: entry.file, chain: entry.chain, tokens: r.tokens, blocks: match.blocks,
+        expectedTokens: Math.min(matchedTokens, r.tokens, Math.max(0, s.promptTokens - 1)),
+      };
+    } catch (err) {
+      metrics.restores.inc({ result: 'failed' });
+      // A file llama-server cannot load (gone, or from another model) is useless: forget it.
+      if (err instanceof KvActionError && err.code === 'rejected') {
+        store.index.remove(entry.file);
+        this.persist(store);
+      }
+      this.deps.log(`kv: restore of ${entry.file} into slot ${s.slot} failed; the request goes on without it: ${message(err)}`);
+      return null;
+    } finally {
+      store.inUse.delete(entry.file);
+    }
+  }
+
+  /**
+   * A name for a new lineage: its chain hash where GC keeps the directory bounded; without local
+   * access, a position in the model's ring of `kv.ringSize` names, the least recently used one
+   * when all are taken, so the server's disk use stays bounded. Null when every name is busy.
+   */
+  private newFileName(store: Store, model: string, chain: Chain): string | null {
+    const m = modelHash(model);
+    if (store.disk !== null) return entryFileName(m, chainHash(chain));
+    const taken = new Set<string>();
+    for (const e of store.index.entries()) if (e.model === model) taken.add(parseEntryFileName(e.file)?.lineage ?? '');
+    for (let i = 0; i < this.deps.config.kv.ringSize; i++) {
+      if (!taken.has(ringLineage(i))) return entryFileName(m, ringLineage(i));
+    }
+    const oldest = store.index.entries().find((e) => e.model === model && !store.inUse.has(e.file));
+    if (oldest === undefined) return null;
+    store.index.remove(oldest.file);
+    return oldest.file;
+  }
+
+  /** Garbage collection of a local directory, one run at a time per store. */
+  private async collect(store: Store): Promise<void> {
+    const disk = store.disk;
+    if (disk === null || store.collecting) return;
+    store.collecting = true;
+    try {
+      const { maxAgeMs, maxBytes, maxBytesPerModel } = this.deps.config.kv;
+      const plan = planGc({
+        files: await disk.list(), entries: store.index.entries(), inUse: store.inUse, nowMs: this.deps.now(),
+        limits: { maxAgeMs, maxBytes, maxBytesPerModel },
+      });
+      for (const d of plan) await this.deleteFile(store, d.file, d.reason);
+      if (plan.length > 0) this.persist(store);
+    } catch (err) {
+      this.deps.log(`kv: garbage collection of ${disk.dir} failed: ${message(err)}`);
+    } finally {
+      store.collecting = false;
+    }
+  }
+
+  private async deleteFile(store: Store, file: string, reason: string): Promise<void> {
+    store.index.remove(file);
+    if (store.disk === null) return;
+    try {
+      await store.disk.delete(file);
+      this.deps.metrics.gcDeletions.inc({ reason });
+    } catch (err) {
+      this.deps.log(`kv: could not delete ${file}: ${message(err)}`);
+    }
+  }
+
+  /** Writes the index after the writes before it, so the last one on disk is the latest. */
+  private persist(store: Store): void {
+    const disk = store.disk;
+    if (disk === null) return;
+    store.persisting = store.persisting.then(() => disk.writeIndex(store.index.encode())).catch((err: unknown) => {
+      this.deps.log(`kv: the index of ${disk.dir} could not be written: ${message(err)}`);
+    });
+  }
+}
+
+function ewma(previous: number, sample: number): number {
+  return Number.isFinite(sample) && sample > 0 ? previous * (1 - EWMA) + sample * EWMA : previous;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

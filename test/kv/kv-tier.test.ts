@@ -1,0 +1,171 @@
+// The disk tier in front of REAL llama-servers: an eviction saves the slot and a later request
+// restores it (timings.cache_n proves the reuse); restores work after slotkeeper restarts and
+// after llama-server restarts; a server without --slot-save-path just works with the tier off;
+// GC never touches foreign files; a save that fails leaves the request unharmed.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { LlamaServer } from '../../bench/rig/server.js';
+import { type PartialConfig, withDefaults } from '../../src/config/config.js';
+import { type Gateway, startGateway } from '../../src/gateway.js';
+import { INDEX_FILE } from '../../src/kv/disk-store.js';
+import { parseEntryFileName } from '../../src/kv/file-name.js';
+import { rigServer } from '../helpers/llama.js';
+
+interface Completion { timings: { cache_n: number; prompt_n: number } }
+
+/** A prompt of some hundreds of tokens, different for each seed. */
+const words = (seed: string, n: number) => Array.from({ length: n }, (_, i) => `${seed}${i % 89} w${i}`).join(' ');
+
+async function complete(gateway: Gateway, prompt: string): Promise<Completion> {
+  const res = await fetch(`${gateway.url}/v1/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt, max_tokens: 2, temperature: 0 }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`status ${res.status}: ${text}`);
+  return JSON.parse(text) as Completion;
+}
+
+/** The sum of a metric's samples whose labels include `labels`. */
+async function metric(gateway: Gateway, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+function gatewayFor(server: LlamaServer, dir: string | null, extra: PartialConfig = {}, log?: (line: string) => void): Promise<Gateway> {
+  return startGateway(withDefaults({
+    port: 0,
+    upstreams: [{ url: server.url, ramCacheTokens: 0, ...(dir ? { slotSaveDir: dir } : {}) }],
+    fleet: { probeIntervalMs: 100, probeTimeoutMs: 2_000 },
+    kv: { minSaveTokens: 64 },
+    ...extra,
+  }), { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 }, ...(log ? { log } : {}) });
+}
+
+/** Resolves once `check` holds, polling the event loop. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const ours = (dir: string) => readdirSync(dir).filter((n) => parseEntryFileName(n) !== null);
+
+/** One slot, no RAM cache: a reuse after another conversation can only come from a restore. */
+async function withServer(body: (server: LlamaServer, dir: string) => Promise<void>, options: { saveDir?: boolean } = {}): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'slotkeeper-kv-test-'));
+  let server: LlamaServer | undefined;
+  try {
+    server = await rigServer({ slots: 1, cacheRamMiB: 0, slotSavePath: options.saveDir === false ? false : dir });
+    await body(server, dir);
+  } catch (err) {
+    if (server) process.stderr.write(`\n--- llama-server log ---\n${server.log().slice(-4000)}\n`);
+    throw err;
+  } finally {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const A = words('alpha', 150);
+const B = words('bravo', 150);
+
+const test = suite('kv/kv-tier on llama-server');
+
+test('an eviction saves the slot; a later request restores it and reuses it (cache_n)', () => withServer(async (server, dir) => {
+  const gateway = await gatewayFor(server, dir);
+  try {
+    const a1 = await complete(gateway, A);
+    assert.ok(a1.timings.prompt_n > 600, `prompt of ${a1.timings.prompt_n} tokens`);
+    await complete(gateway, B);
+    assert.is(await metric(gateway, 'slotkeeper_kv_saves_total', { result: 'ok' }), 1, 'A was saved before B overwrote it');
+    assert.is(ours(dir).length, 1);
+    const a2 = await complete(gateway, `${A} and a follow-up`);
+    assert.is(await metric(gateway, 'slotkeeper_kv_restores_total', { result: 'ok' }), 1);
+    assert.ok(a2.timings.cache_n >= a1.timings.prompt_n - 8, `reused ${a2.timings.cache_n} of ${a1.timings.prompt_n} after the restore`);
+    assert.is(await metric(gateway, 'slotkeeper_kv_restore_verifications_total', { result: 'reused' }), 1);
+    assert.is(await metric(gateway, 'slotkeeper_kv_saves_total', { result: 'ok' }), 2, 'B was saved before the restore overwrote it');
+    assert.ok(await metric(gateway, 'slotkeeper_kv_disk_bytes') > 0);
+  } finally {
+    await gateway.close();
+  }
+}));
+
+test('restores work after slotkeeper restarts (the index is on disk) and after llama-server restarts', () => withServer(async (first, dir) => {
+  let gateway = await gatewayFor(first, dir);
+  const a1 = await complete(gateway, A);
+  // Shutdown saves the hot slot.
+  await gateway.close();
+  assert.is(ours(dir).length, 1);
+  assert.ok(readdirSync(dir).includes(INDEX_FILE));
+  let server: LlamaServer | undefined;
+  try {
+    gateway = await gatewayFor(first, dir);
+    await complete(gateway, B);
+    const a2 = await complete(gateway, `${A} again`);
+    assert.ok(a2.timings.cache_n >= a1.timings.prompt_n - 8, `after a slotkeeper restart: reused ${a2.timings.cache_n}`);
+    // llama-server restarts on the same port with the same directory: its slots are empty.
+    const generation = gateway.fleet.upstreams[0]!.generation;
+    await first.stop();
+    server = await rigServer({ slots: 1, cacheRamMiB: 0, slotSavePath: dir, extraArgs: ['--port', String(first.port)] });
+    await until(() => gateway.fleet.upstreams[0]!.generation > generation && gateway.fleet.upstreams[0]!.state === 'ready', 'the gateway to see the restart');
+    const a3 = await complete(gateway, `${A} once more`);
+    assert.ok(a3.timings.cache_n >= a1.timings.prompt_n - 8, `after a llama-server restart: reused ${a3.timings.cache_n}`);
+  } finally {
+    await gateway.close();
+    await server?.stop();
+  }
+}));
+
+test('a server without --slot-save-path works with the tier off', () => withServer(async (server) => {
+  const lines: string[] = [];
+  const gateway = await gatewayFor(server, null, {}, (line) => lines.push(line));
+  try {
+    await complete(gateway, A);
+    await complete(gateway, B);
+    const a2 = await complete(gateway, A);
+    assert.ok(a2.timings.prompt_n > 600, 'nothing restored');
+    assert.is(await metric(gateway, 'slotkeeper_kv_saves_total'), 0);
+    assert.is(await metric(gateway, 'slotkeeper_kv_restores_total'), 0);
+    assert.ok(lines.some((l) => l.includes('has no slot save/restore')), lines.join('\n'));
+  } finally {
+    await gateway.close();
+  }
+}, { saveDir: false }));
+
+test('GC deletes only our files, and a failing save leaves the request unharmed', () => withServer(async (server, dir) => {
+  writeFileSync(join(dir, 'someone-elses.bin'), 'x'.repeat(10_000));
+  writeFileSync(join(dir, 'slotkeeper-kv-notes.txt'), 'not ours either');
+  // A byte budget of 1: every file of ours goes as soon as it is written.
+  const gateway = await gatewayFor(server, dir, { kv: { minSaveTokens: 64, maxBytes: 1 } });
+  try {
+    await complete(gateway, A);
+    await complete(gateway, B);
+    await until(() => ours(dir).length === 0, 'GC');
+    assert.ok(await metric(gateway, 'slotkeeper_kv_gc_deletions_total') >= 1);
+    assert.ok(readdirSync(dir).includes('someone-elses.bin'));
+    assert.ok(readdirSync(dir).includes('slotkeeper-kv-notes.txt'));
+    // The directory goes away under llama-server (tests run as root, so a read-only mode would not
+    // stop the write): its save fails, and the request that caused it still succeeds.
+    rmSync(dir, { recursive: true, force: true });
+    const a2 = await complete(gateway, A);
+    assert.ok(a2.timings.prompt_n > 600);
+    assert.ok(await metric(gateway, 'slotkeeper_kv_saves_total', { result: 'failed' }) >= 1);
+  } finally {
+    await gateway.close();
+  }
+}));
+
+test.run();
