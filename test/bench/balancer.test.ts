@@ -5,7 +5,7 @@ import { rejects } from '../helpers/assert.js';
 import { type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { exitIfStillRunningAfter } from '../helpers/watchdog.js';
 
-exitIfStillRunningAfter(60_000);
+exitIfStillRunningAfter(60_000, import.meta.url);
 
 /** Two fakes behind a balancer, all stopped afterwards whatever the test did. */
 async function withFleet(fakes: FakeUpstreamOptions[], options: Omit<BalancerOptions, 'upstreams'>,

@@ -11,7 +11,7 @@ import { rigServer } from '../helpers/llama.js';
 import { setup } from '../helpers/setup.js';
 import { exitIfStillRunningAfter } from '../helpers/watchdog.js';
 
-exitIfStillRunningAfter(180_000);
+exitIfStillRunningAfter(180_000, import.meta.url);
 
 // --- helpers -------------------------------------------------------------------------------
 
