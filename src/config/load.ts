@@ -4,7 +4,12 @@ import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
-import { withDefaults, type Config, type PartialConfig, type UpstreamConfig } from './config.js';
+import { join } from 'node:path';
+import { defaults } from '../defaults.js';
+import {
+  withDefaults, type Config, type PartialConfig, type ResponseCacheConfig, type ResponseCacheOverride,
+  type ResponseCacheTiers, type StripRuleConfig, type UpstreamConfig,
+} from './config.js';
 
 /** `slotkeeper serve`'s flags as typed: strings, so the loader validates them and names the flag. */
 export interface FlagValues {
@@ -15,6 +20,8 @@ export interface FlagValues {
   upstream?: string[];
   defaultModel?: string;
   queueOrder?: string;
+  /** `--response-cache`: turns the response cache on. */
+  responseCache?: boolean;
   verbose?: boolean;
 }
 
@@ -49,6 +56,8 @@ export const envVars = {
   upstreams: 'SLOTKEEPER_UPSTREAMS',
   authToken: 'SLOTKEEPER_AUTH_TOKEN',
   defaultModel: 'SLOTKEEPER_DEFAULT_MODEL',
+  /** Where the response cache's directory goes by default (`$XDG_CACHE_HOME/slotkeeper/responses`). */
+  cacheHome: 'XDG_CACHE_HOME',
 } as const;
 
 /**
@@ -68,7 +77,12 @@ export function loadConfig(sources: ConfigSources): Config {
   const fromEnv = environmentSource(env);
   const fromFlags = flagSource(flags);
   const hostOrigin = fromFlags.host !== undefined ? '--host' : fromEnv.host !== undefined ? envVars.host : path;
-  return finish(merge(merge(file, fromEnv), fromFlags), { host: hostOrigin, upstreams: path });
+  const merged = merge(merge(file, fromEnv), fromFlags);
+  const cacheHome = env(envVars.cacheHome);
+  if (merged.responseCache?.dir === undefined && cacheHome !== undefined) {
+    merged.responseCache = { ...merged.responseCache, dir: join(cacheHome, defaults.responseCacheDirName) };
+  }
+  return finish(merged, { host: hostOrigin, upstreams: path, responseCache: path });
 }
 
 function environmentSource(env: (name: string) => string | undefined): PartialConfig {
@@ -101,6 +115,7 @@ function flagSource(flags: FlagValues): PartialConfig {
   }
   if (flags.queueOrder !== undefined) out.queue = { order: queueOrder(flags.queueOrder, at('--queue-order', 'queue.order')) };
   if (flags.verbose === true) out.verbose = true;
+  if (flags.responseCache === true) out.responseCache = { enabled: true };
   return out;
 }
 
@@ -109,7 +124,7 @@ function flagSource(flags: FlagValues): PartialConfig {
  * `origin` names it in errors, e.g. the file's path.
  */
 export function parseConfig(raw: unknown, origin: string): Config {
-  return finish(parsePartial(raw, origin), { host: origin, upstreams: origin });
+  return finish(parsePartial(raw, origin), { host: origin, upstreams: origin, responseCache: origin });
 }
 
 function readConfigFile(path: string, namedBy: string, readFile: (path: string) => string): unknown {
@@ -154,7 +169,7 @@ export function isLoopbackHost(host: string): boolean {
   }
 }
 
-function finish(partial: PartialConfig, origins: { host: string | null; upstreams: string | null }): Config {
+function finish(partial: PartialConfig, origins: { host: string | null; upstreams: string | null; responseCache: string | null }): Config {
   // Null prototype: a request naming model "constructor" must not find Object's.
   const aliases: Record<string, string> = Object.assign(Object.create(null) as object, partial.aliases);
   const config = withDefaults({ ...partial, aliases });
@@ -174,6 +189,14 @@ function finish(partial: PartialConfig, origins: { host: string | null; upstream
         `(there is no flag: flags show in ps), or listen on 127.0.0.1`,
     );
   }
+  const cache = config.responseCache;
+  if (cache.maxEntryBytes > cache.maxBytes) {
+    throw new ConfigError(
+      origins.responseCache,
+      'responseCache.maxEntryBytes',
+      `responseCache.maxEntryBytes (${cache.maxEntryBytes}) must not exceed responseCache.maxBytes (${cache.maxBytes})`,
+    );
+  }
   return config;
 }
 
@@ -185,6 +208,11 @@ function merge(base: PartialConfig, over: PartialConfig): PartialConfig {
     queue: { ...base.queue, ...over.queue },
     fleet: { ...base.fleet, ...over.fleet },
     scheduler: { ...base.scheduler, ...over.scheduler },
+    responseCache: {
+      ...base.responseCache,
+      ...over.responseCache,
+      tiers: { ...base.responseCache?.tiers, ...over.responseCache?.tiers },
+    },
   };
 }
 
@@ -355,6 +383,72 @@ function aliasMap(value: unknown, where: At): Record<string, string> {
   return out;
 }
 
+const cacheTiers = section<ResponseCacheTiers>({ exact: boolean, normalized: boolean, suffix: boolean });
+
+const cacheOverride = section<ResponseCacheOverride>({
+  enabled: boolean,
+  ttlSeconds: positiveInteger,
+  serveSampling: boolean,
+  tiers: cacheTiers,
+});
+
+const regexFlags: Check<string> = (value, where) =>
+  typeof value === 'string' && /^[imsu]*$/.test(value) && new Set(value).size === value.length
+    ? value
+    : fail(where, 'RegExp flags from i, m, s, u (g is always on)', value);
+
+const stripRuleFields = section<StripRuleConfig>({
+  pattern: nonEmptyString,
+  replacement: (value, where) => (typeof value === 'string' ? value : fail(where, 'a string', value)),
+  flags: regexFlags,
+});
+
+function stripRule(value: unknown, where: At): StripRuleConfig {
+  if (!isMapping(value)) return fail(where, 'a mapping with pattern and replacement', value);
+  const fields = stripRuleFields(value, where);
+  if (fields.pattern === undefined) throw new ConfigError(where.origin, `${where.key}.pattern`, `${where.key}.pattern is required`);
+  const rule = { pattern: fields.pattern, replacement: fields.replacement ?? '', flags: fields.flags ?? '' };
+  try {
+    new RegExp(rule.pattern, `${rule.flags}g`);
+  } catch (err) {
+    throw new ConfigError(where.origin, `${where.key}.pattern`, `${where.key}.pattern is not a valid regular expression: ${messageOf(err)}`);
+  }
+  return rule;
+}
+
+const stripRuleList: Check<StripRuleConfig[]> = (value, where) => {
+  if (value === null) return [];
+  if (!Array.isArray(value)) return fail(where, 'a list of strip rules', value);
+  return value.map((item, i) => stripRule(item, child(where, i)));
+};
+
+/** A mapping of name → override; `route` says the names are request paths. */
+const overrideMap = (route: boolean): Check<Record<string, ResponseCacheOverride>> => (value, where) => {
+  if (value === null) return {};
+  if (!isMapping(value)) return fail(where, route ? 'a mapping of request path to settings' : 'a mapping of model to settings', value);
+  const out: Record<string, ResponseCacheOverride> = Object.create(null) as Record<string, ResponseCacheOverride>;
+  for (const [name, item] of Object.entries(value)) {
+    if (route && !name.startsWith('/')) throw new ConfigError(where.origin, `${where.key}.${name}`, `${where.key} keys are request paths starting with /, got ${JSON.stringify(name)}`);
+    if (name.trim() === '') throw new ConfigError(where.origin, where.key, `${where.key} has an empty name`);
+    out[name] = cacheOverride(item, child(where, name));
+  }
+  return out;
+};
+
+const responseCacheSection = section<Omit<ResponseCacheConfig, 'tiers'> & { tiers: Partial<ResponseCacheTiers> }>({
+  enabled: boolean,
+  dir: nonEmptyString,
+  ttlSeconds: positiveInteger,
+  maxBytes: positiveInteger,
+  maxEntryBytes: positiveInteger,
+  serveSampling: boolean,
+  tiers: cacheTiers,
+  suffixMessages: positiveInteger,
+  stripRules: stripRuleList,
+  routes: overrideMap(true),
+  models: overrideMap(false),
+});
+
 const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, origin) =>
   section<PartialConfig>({
     host: hostname,
@@ -380,6 +474,7 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       balanceAbsThreshold: nonNegativeInteger,
       balanceRelThreshold: number(1, 'a number, 1 or more'),
     }),
+    responseCache: responseCacheSection,
     verbose: boolean,
   })(raw, { origin, key: '' });
 
