@@ -138,6 +138,9 @@ export class ResponseStore {
       this.drop(meta, 'ttl');
       return null;
     }
+    // A put of this blob may still be writing it: wait for that, never read half a rename.
+    await this.blobOps.get(meta.blob)?.catch(() => undefined);
+    if (this.keys.get(key) !== meta) return this.get(key);
     let bytes: Buffer;
     try {
       bytes = await this.readBlob(meta.blob);

@@ -169,4 +169,13 @@ test('rewriting a key with the same bytes keeps its file', async () => {
   await store.close();
 });
 
+test('a get while the put is still writing waits for the file instead of forgetting the key', async () => {
+  const store = await open();
+  const putting = store.put(exact('k'), response('{"soon":1}'), meta);
+  const hit = await store.get('k');
+  await putting;
+  assert.is(hit?.response.body.toString(), '{"soon":1}');
+  await store.close();
+});
+
 test.run();
