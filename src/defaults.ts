@@ -53,6 +53,8 @@ export const defaults = {
   responseCacheTtlSeconds: 86_400,
   /** 1 GiB of answers: tens of thousands of typical completions. */
   responseCacheMaxBytes: 1024 * MiB,
+  /** Recently used answers also kept in memory: a hit on one costs no file read (bench/response-cache.ts). */
+  responseCacheMemoryBytes: 64 * MiB,
   /** 8 MiB: far above any one answer (100k tokens of SSE is ~20 MB only with logprobs). */
   responseCacheMaxEntryBytes: 8 * MiB,
   /** A request that samples (temperature > 0 without a seed) expects a new answer each time. */

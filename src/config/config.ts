@@ -59,6 +59,8 @@ export interface ResponseCacheConfig {
   maxBytes: number;
   /** Largest answer stored (and buffered for coalesced followers); a larger one is passed on only. */
   maxEntryBytes: number;
+  /** Bytes of recently used answers also kept in memory, so a hit on one reads no file. */
+  memoryBytes: number;
   /** Serve and store sampling requests (temperature > 0 without a seed) too. */
   serveSampling: boolean;
   tiers: ResponseCacheTiers;
@@ -168,6 +170,7 @@ export function responseCacheDefaults(partial: PartialConfig['responseCache'] = 
     ttlSeconds: defaults.responseCacheTtlSeconds,
     maxBytes: defaults.responseCacheMaxBytes,
     maxEntryBytes: defaults.responseCacheMaxEntryBytes,
+    memoryBytes: defaults.responseCacheMemoryBytes,
     serveSampling: defaults.responseCacheServeSampling,
     suffixMessages: defaults.responseCacheSuffixMessages,
     stripRules: [],

@@ -66,6 +66,22 @@ export const envVars = {
  * key by key. An empty environment variable counts as unset.
  */
 export function loadConfig(sources: ConfigSources): Config {
+  const { merged, path, hostOrigin } = mergeSources(sources);
+  return finish(merged, { host: hostOrigin, upstreams: path, responseCache: path });
+}
+
+/**
+ * The response cache's settings from the same sources as {@link loadConfig}, for `slotkeeper
+ * cache`, which needs no upstreams.
+ */
+export function loadResponseCacheConfig(sources: ConfigSources): ResponseCacheConfig {
+  const { merged, path } = mergeSources(sources);
+  const config = withDefaults(merged).responseCache;
+  checkResponseCache(config, path);
+  return config;
+}
+
+function mergeSources(sources: ConfigSources): { merged: PartialConfig; path: string | null; hostOrigin: string | null } {
   const { flags } = sources;
   const env = (name: string): string | undefined => (sources.env[name] === '' ? undefined : sources.env[name]);
   const path = flags.config ?? env(envVars.config) ?? null;
@@ -82,7 +98,7 @@ export function loadConfig(sources: ConfigSources): Config {
   if (merged.responseCache?.dir === undefined && cacheHome !== undefined) {
     merged.responseCache = { ...merged.responseCache, dir: join(cacheHome, defaults.responseCacheDirName) };
   }
-  return finish(merged, { host: hostOrigin, upstreams: path, responseCache: path });
+  return { merged, path, hostOrigin };
 }
 
 function environmentSource(env: (name: string) => string | undefined): PartialConfig {
@@ -189,15 +205,18 @@ function finish(partial: PartialConfig, origins: { host: string | null; upstream
         `(there is no flag: flags show in ps), or listen on 127.0.0.1`,
     );
   }
-  const cache = config.responseCache;
+  checkResponseCache(config.responseCache, origins.responseCache);
+  return config;
+}
+
+function checkResponseCache(cache: ResponseCacheConfig, origin: string | null): void {
   if (cache.maxEntryBytes > cache.maxBytes) {
     throw new ConfigError(
-      origins.responseCache,
+      origin,
       'responseCache.maxEntryBytes',
       `responseCache.maxEntryBytes (${cache.maxEntryBytes}) must not exceed responseCache.maxBytes (${cache.maxBytes})`,
     );
   }
-  return config;
 }
 
 function merge(base: PartialConfig, over: PartialConfig): PartialConfig {
@@ -441,6 +460,7 @@ const responseCacheSection = section<Omit<ResponseCacheConfig, 'tiers'> & { tier
   ttlSeconds: positiveInteger,
   maxBytes: positiveInteger,
   maxEntryBytes: positiveInteger,
+  memoryBytes: nonNegativeInteger,
   serveSampling: boolean,
   tiers: cacheTiers,
   suffixMessages: positiveInteger,

@@ -84,10 +84,12 @@ export class Flight {
 
   /**
    * Adds a listener and replays what came so far. False when the flight cannot serve a newcomer
-   * from the start (past the replay bound, failed, cut, aborted or finished and stored).
+   * from the start (past the replay bound, failed, cut, aborted or finished and stored), or when
+   * it already ended and `acceptEnded` is false (a refresh wants an answer computed after it came).
    */
-  join(listener: Listener): boolean {
+  join(listener: Listener, acceptEnded = true): boolean {
     if (this.closedToJoiners || this.recorder.oversize || this.controller.signal.aborted) return false;
+    if (this.state === 'ended' && !acceptEnded) return false;
     if (this.state === 'failed' || this.state === 'cut') return false;
     this.listeners.add(listener);
     listener.bind(this);
@@ -218,8 +220,8 @@ export class Coalescer {
   }
 
   /** Joins `listener` to the flight for `key`; false when there is none it can join. */
-  join(key: string, listener: Listener): boolean {
-    return this.flights.get(key)?.join(listener) ?? false;
+  join(key: string, listener: Listener, acceptEnded = true): boolean {
+    return this.flights.get(key)?.join(listener, acceptEnded) ?? false;
   }
 
   /**

@@ -89,7 +89,8 @@ export class ResponseCache {
     let cache: ResponseCache | undefined;
     const store = anyOn
       ? await ResponseStore.open({
-        dir: config.dir, maxBytes: config.maxBytes, now: deps.now, indexFlushMs: defaults.responseCacheIndexFlushMs,
+        dir: config.dir, maxBytes: config.maxBytes, memoryBytes: config.memoryBytes, now: deps.now,
+        indexFlushMs: defaults.responseCacheIndexFlushMs,
         onEvict: (reason) => {
           if (reason !== 'removed') deps.metrics.cacheEvictions.inc({ reason });
           cache?.updateGauges();
@@ -133,7 +134,14 @@ export class ResponseCache {
 
     if (store === null || (decision.lookup.length === 0 && !decision.coalesce)) {
       if (decision.onMiss === 'refuse') return this.refuse(ctx, request);
-      await runUpstream(ctx.signal, directSink(ctx.res, mark ? 'BYPASS' : null));
+      const sink = directSink(ctx.res, mark ? 'BYPASS' : null);
+      try {
+        await runUpstream(ctx.signal, sink);
+      } finally {
+        // Headers out but no end: the body was cut (or the call threw midway); so is the client's.
+        if (sink.started && !sink.ended) ctx.res.destroy();
+      }
+      if (!sink.started) throw new SlotkeeperError('internal_error', 'slotkeeper: the upstream call ended without a response');
       return 'BYPASS';
     }
 
@@ -168,7 +176,7 @@ export class ResponseCache {
     const flightKey = keyOf('exact');
     if (ctx.signal.aborted) throw ctx.signal.reason;
     const follower = new ResponseListener(ctx.res, 'COALESCED');
-    if (this.coalescer.join(flightKey, follower)) {
+    if (this.coalescer.join(flightKey, follower, decision.reason !== 'refresh')) {
       this.metrics.cacheCoalesced.inc();
       return follower.finished(ctx.signal, () => this.coalescer.get(flightKey)?.leave(follower), 'COALESCED');
     }
@@ -237,20 +245,25 @@ function responseHeaders(headers: HeaderBag, xCache: string | null): OutgoingHtt
 }
 
 /** A sink straight to one client (no cache): relay.ts's behaviour. */
-function directSink(res: ServerResponse, xCache: string | null): UpstreamSink {
-  return {
-    head(status, headers) {
+function directSink(res: ServerResponse, xCache: string | null): UpstreamSink & { started: boolean; ended: boolean } {
+  const sink = {
+    started: false,
+    ended: false,
+    head(status: number, headers: HeaderBag) {
+      sink.started = true;
       res.writeHead(status, responseHeaders(headers, xCache));
       res.flushHeaders();
     },
-    write: (chunk) => res.write(chunk),
-    onDrain: (fn) => {
+    write: (chunk: Uint8Array) => res.write(chunk),
+    onDrain: (fn: () => void) => {
       res.once('drain', fn);
     },
     end: () => {
+      sink.ended = true;
       res.end();
     },
   };
+  return sink;
 }
 
 /** A client listening to a flight. */

@@ -51,6 +51,11 @@ export interface StoreOptions {
   indexFlushMs: number;
   /** Told about every entry that leaves the store other than by `rm`/`clear`. */
   onEvict?: (reason: EvictionReason, meta: EntryMeta) => void;
+  /**
+   * Bytes of recently used answers kept in memory as well (0, the default: none). A hit on one
+   * costs no file read and no hash: it was checked when it was read or written.
+   */
+  memoryBytes?: number;
 }
 
 /** What {@link ResponseStore.put} records beside the response. */
@@ -86,6 +91,10 @@ export class ResponseStore {
   /** Blob → the last file operation on it, so deletes and rewrites of one blob never interleave. */
   private readonly blobOps = new Map<string, Promise<void>>();
   private totalBytes = 0;
+  /** Blob → its decoded response, least recently used first, within `memoryBytes`. */
+  private readonly hot = new Map<string, StoredResponse>();
+  private hotBytes = 0;
+  private readonly memoryBytes: number;
   private flushTimer: NodeJS.Timeout | undefined;
   private indexWrite: Promise<void> = Promise.resolve();
   private indexDirty = false;
@@ -97,6 +106,7 @@ export class ResponseStore {
     this.now = options.now ?? Date.now;
     this.flushMs = options.indexFlushMs;
     this.onEvict = options.onEvict;
+    this.memoryBytes = options.memoryBytes ?? 0;
   }
 
   /** Opens (creating if needed) the store in `options.dir` and reconciles its index with the files. */
@@ -138,6 +148,12 @@ export class ResponseStore {
       this.drop(meta, 'ttl');
       return null;
     }
+    const cached = this.hot.get(meta.blob);
+    if (cached !== undefined) {
+      this.hot.delete(meta.blob);
+      this.hot.set(meta.blob, cached);
+      return { meta: this.countHit(meta), response: cached };
+    }
     // A put of this blob may still be writing it: wait for that, never read half a rename.
     await this.blobOps.get(meta.blob)?.catch(() => undefined);
     if (this.keys.get(key) !== meta) return this.get(key);
@@ -155,17 +171,40 @@ export class ResponseStore {
       this.dropBlob(meta.blob, 'corrupt');
       return null;
     }
-    // The key may have been removed or rewritten while the file was read; count the hit only on
-    // the entry that was read.
+    // The key may have been removed or rewritten while the file was read; count the hit (and
+    // keep the answer in memory) only if the entry that was read is still there.
     const current = this.keys.get(key);
-    if (current !== undefined && current.blob === meta.blob) {
-      current.hits += 1;
-      current.lastHitMs = this.now();
-      this.keys.delete(key);
-      this.keys.set(key, current);
-      this.scheduleFlush();
+    if (current === undefined || current.blob !== meta.blob) return { meta: { ...meta }, response };
+    this.remember(meta.blob, response);
+    return { meta: this.countHit(current), response };
+  }
+
+  private countHit(meta: EntryMeta): EntryMeta {
+    meta.hits += 1;
+    meta.lastHitMs = this.now();
+    this.keys.delete(meta.key);
+    this.keys.set(meta.key, meta);
+    this.scheduleFlush();
+    return { ...meta };
+  }
+
+  private remember(blob: string, response: StoredResponse): void {
+    const size = response.body.length;
+    if (size > this.memoryBytes || this.hot.has(blob)) return;
+    this.hot.set(blob, response);
+    this.hotBytes += size;
+    for (const [name, old] of this.hot) {
+      if (this.hotBytes <= this.memoryBytes) break;
+      this.hot.delete(name);
+      this.hotBytes -= old.body.length;
     }
-    return { meta: { ...(current ?? meta) }, response };
+  }
+
+  private forget(blob: string): void {
+    const response = this.hot.get(blob);
+    if (response === undefined) return;
+    this.hot.delete(blob);
+    this.hotBytes -= response.body.length;
   }
 
   /**
@@ -206,6 +245,7 @@ export class ResponseStore {
         throw err;
       }
     }
+    if (this.blobs.has(name)) this.remember(name, response);
     await this.writeIndex();
     return true;
   }
@@ -265,6 +305,7 @@ export class ResponseStore {
     if (blob.refs > 0) return;
     this.blobs.delete(meta.blob);
     this.totalBytes -= blob.bytes;
+    this.forget(meta.blob);
     void this.serial(meta.blob, () => unlink(this.blobPath(meta.blob)).catch(ignoreMissing));
   }
 

@@ -38,10 +38,13 @@ function manualUpstream() {
 const sse = { 'content-type': 'text/event-stream' };
 const tick = () => new Promise((r) => setImmediate(r));
 
-function start(c: Coalescer, leader: Listener) {
+function start(c: Coalescer, leader: Listener, storing: Promise<void> = Promise.resolve()) {
   const up = manualUpstream();
   const settled: Recording[] = [];
-  const flight = c.start('k', 'openai', leader, up.run, async (r) => { settled.push(r); });
+  const flight = c.start('k', 'openai', leader, up.run, async (r) => {
+    settled.push(r);
+    await storing;
+  });
   return { up, flight, settled };
 }
 
@@ -50,7 +53,8 @@ const test = suite('response-cache/coalescer');
 test('a follower gets past chunks first, then live ones; everyone gets the end; the answer is recorded once', async () => {
   const c = new Coalescer({ maxEntryBytes: 1 << 20, listenerBufferBytes: 1 << 20 });
   const leader = new FakeListener();
-  const { up, settled } = start(c, leader);
+  let stored!: () => void;
+  const { up, settled } = start(c, leader, new Promise<void>((resolve) => { stored = resolve; }));
   await up.started;
   up.sink.head(200, sse);
   up.sink.write(Buffer.from('data: a\n\n'));
@@ -66,6 +70,11 @@ test('a follower gets past chunks first, then live ones; everyone gets the end; 
   assert.equal(follower.events, leader.events);
   assert.is(settled.length, 1);
   assert.ok(settled[0]!.complete);
+  assert.not.ok(c.join('k', new FakeListener(), false), 'a refresh does not take an answer that already ended');
+  const late = new FakeListener();
+  assert.ok(c.join('k', late), 'while it is being stored, an ended flight replays to anyone else');
+  assert.equal(late.events, leader.events);
+  stored();
   await tick();
   assert.is(c.size, 0);
   assert.not.ok(c.join('k', new FakeListener()), 'gone once stored');

@@ -247,7 +247,8 @@ test('when every client leaves, the upstream call is cut and nothing is stored',
 });
 
 test('a corrupt entry is not served: it is removed and the request goes upstream', async () => {
-  const r = await start();
+  // No memory tier: the corrupt file must be what the next request reads.
+  const r = await start({}, { memoryBytes: 0 });
   const url = `${r.front.url}/v1/chat/completions`;
   const first = await post(url, chat('fragile'));
   await stored(r, 2);
@@ -284,6 +285,21 @@ test('an upstream error is relayed to everyone and not stored', async () => {
   const b = await post(url, chat('boom'));
   assert.is(b.headers['x-cache'], 'MISS');
   assert.is(r.front.cache.entries!.size, 0);
+});
+
+test('a bypassed stream cut midway is cut for the client too', async () => {
+  const r = await start({ answer: 20, tokenDelayMs: 2, fail: 'close-mid-stream' });
+  const cut = await new Promise<string>((resolve) => {
+    const req = httpRequest(`${r.front.url}/v1/chat/completions`, { method: 'POST', headers: { 'x-slotkeeper-cache': 'bypass' } }, (res) => {
+      res.on('data', () => undefined);
+      res.on('end', () => resolve('ended'));
+      res.on('error', () => resolve('cut'));
+      res.on('aborted', () => resolve('cut'));
+    });
+    req.on('error', () => resolve('cut'));
+    req.end(JSON.stringify(chat('cut me', { stream: true })));
+  });
+  assert.is(cut, 'cut');
 });
 
 test('an unreachable upstream is a coded error for the client, not a hang', async () => {

@@ -178,4 +178,20 @@ test('a get while the put is still writing waits for the file instead of forgett
   await store.close();
 });
 
+test('the memory tier serves recent answers without reading their file, and forgets evicted ones', async () => {
+  const store = await open({ memoryBytes: 100 });
+  await store.put(exact('k'), response('{"warm":1}'), meta);
+  const [name] = blobs();
+  writeFileSync(join(ctx.dir, 'blobs', name!), 'clobbered on disk');
+  assert.is((await store.get('k'))?.response.body.toString(), '{"warm":1}', 'checked when written, served from memory');
+  await store.put(exact('big'), response('x'.repeat(200)), meta); // larger than the memory tier: disk only
+  assert.is((await store.get('big'))?.response.body.length, 200);
+  await store.remove('k');
+  assert.is(await store.get('k'), null);
+  await store.close();
+  const cold = await open({ memoryBytes: 100 });
+  assert.is((await cold.get('big'))?.response.body.length, 200);
+  await cold.close();
+});
+
 test.run();
