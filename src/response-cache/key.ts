@@ -36,9 +36,23 @@ export interface StripRule {
 /** A key: 64 hex characters, safe as a file name. */
 export type CacheKey = string;
 
-/** The exact tier: the body's raw bytes, as the client sent them. */
-export function exactKey(scope: KeyScope, rawBody: Uint8Array): CacheKey {
-  return digest(scope, 'exact', rawBody);
+/** The body's own digest, which the exact tier keys on: computable in a worker before the body is parsed. */
+export interface BodyDigest {
+  /** Hex SHA-256 of the body's raw bytes. */
+  sha256: string;
+}
+
+/** {@link BodyDigest} of raw bytes. */
+export function bodyDigest(rawBody: Uint8Array): BodyDigest {
+  return { sha256: createHash('sha256').update(rawBody).digest('hex') };
+}
+
+/**
+ * The exact tier: the body's raw bytes, as the client sent them, by way of their digest, so a
+ * worker can hash a large body off the main thread and pass 64 characters instead.
+ */
+export function exactKey(scope: KeyScope, rawBody: Uint8Array | BodyDigest): CacheKey {
+  return digest(scope, 'exact', (rawBody instanceof Uint8Array ? bodyDigest(rawBody) : rawBody).sha256);
 }
 
 /** The normalized tier: the caller's canonical body, then every strip rule in order. */

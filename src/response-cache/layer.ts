@@ -8,12 +8,15 @@ import { defaults } from '../defaults.js';
 import { SlotkeeperError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { Coalescer, type Flight, type Listener, type RunUpstream, type UpstreamSink } from './coalescer.js';
-import { type CacheTier, compileStripRules, exactKey, hitLabel, type KeyScope, normalizedKey, type StripRule, suffixKey } from './key.js';
+import { type BodyDigest, type CacheTier, compileStripRules, exactKey, hitLabel, type KeyScope, normalizedKey, type StripRule, suffixKey } from './key.js';
 import { DIRECTIVE_HEADER, decide, effectiveSettings, parseDirective } from './policy.js';
 import type { HeaderBag, Recording } from './recorder.js';
 import { ResponseStore } from './store.js';
 
 export type { RunUpstream, UpstreamSink } from './coalescer.js';
+
+export { bodyDigest, suffixView } from './key.js';
+export { isSampling } from './policy.js';
 
 /** One request, as the route knows it once the body is read and analysed. */
 export interface CacheRequest {
@@ -22,8 +25,8 @@ export interface CacheRequest {
   dialect: 'openai' | 'anthropic';
   /** The model the request resolved to. */
   model: string;
-  /** The body exactly as the client sent it. */
-  rawBody: Uint8Array;
+  /** The body exactly as the client sent it, or its {@link bodyDigest} (computed in a worker). */
+  rawBody: Uint8Array | BodyDigest;
   /** The canonical normalized body (workers/normalize.ts); null: no normalized tier for this request. */
   normalizedBody?: string | null;
   /** `suffixView(body, config.responseCache.suffixMessages)`; null: no suffix tier. */

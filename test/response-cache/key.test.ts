@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileStripRules, exactKey, type KeyScope, normalizedKey, suffixKey, suffixView } from '../../src/response-cache/key.js';
+import { bodyDigest, compileStripRules, exactKey, type KeyScope, normalizedKey, suffixKey, suffixView } from '../../src/response-cache/key.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const scope: KeyScope = { route: '/v1/messages', dialect: 'anthropic', model: 'm', anthropicVersion: '2023-06-01' };
@@ -17,6 +17,11 @@ test('a key is 64 hex chars and stable', () => {
 test('/v1/messages and /v1/messages/count_tokens with the same body have different keys', () => {
   assert.is.not(exactKey(scope, body), exactKey({ ...scope, route: '/v1/messages/count_tokens' }, body));
   assert.is.not(normalizedKey(scope, 'x', []), normalizedKey({ ...scope, route: '/v1/messages/count_tokens' }, 'x', []));
+});
+
+test('the exact tier keys on the body digest: bytes and a digest computed elsewhere agree', () => {
+  assert.is(exactKey(scope, bodyDigest(body)), exactKey(scope, body));
+  assert.is.not(exactKey(scope, bodyDigest(enc('{}'))), exactKey(scope, body));
 });
 
 test('dialect, model and the answer-changing headers are in the key', () => {
