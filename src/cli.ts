@@ -4,15 +4,20 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import type { Config } from './config/config.js';
-import { ConfigError, envVars, loadConfig } from './config/load.js';
+import { ConfigError, envVars, loadConfig, loadResponseCacheConfig } from './config/load.js';
 import { defaults } from './defaults.js';
 import { startGateway } from './gateway.js';
+import { runCacheCommand } from './response-cache/cache-command.js';
 import { onShutdownSignal } from './runtime/signals.js';
 
 const usage = `Usage: slotkeeper <command> [options]
 
 Commands:
   serve                   start the gateway
+  cache ls                list the response cache's entries
+  cache show <key>        an entry's metadata and headers, then its body (a unique key prefix will do)
+  cache rm <key>          remove an entry
+  cache clear             remove every entry
 
 Options for serve:
   --upstream <url>        a llama-server to forward to; repeat for a fleet (replaces the
@@ -23,7 +28,11 @@ Options for serve:
   --config <file>         YAML or JSON config file (or ${envVars.config})
   --default-model <name>  model for requests naming one the fleet does not serve
   --queue-order <order>   fair or shortest-first (default ${defaults.queueOrder})
+  --response-cache        answer repeated requests from the response cache
   --verbose               log one line per request to stderr
+
+Options for cache:
+  --config <file>         where responseCache.dir is set (or ${envVars.config})
 
 Options:
   -h, --help              show this help
@@ -48,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
         config: { type: 'string' },
         'default-model': { type: 'string' },
         'queue-order': { type: 'string' },
+        'response-cache': { type: 'boolean' },
         verbose: { type: 'boolean' },
       },
     });
@@ -61,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const [command, ...extra] = positionals;
   if (command === undefined) return usageError('missing command');
+  if (command === 'cache') return cache(extra, values.config);
   if (command !== 'serve') return usageError(`unknown command '${command}'`);
   if (extra.length > 0) return usageError(`unexpected argument '${extra[0]}'`);
   let config: Config;
@@ -73,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
         config: values.config,
         defaultModel: values['default-model'],
         queueOrder: values['queue-order'],
+        responseCache: values['response-cache'],
         verbose: values.verbose,
       },
       env: process.env,
@@ -100,6 +112,23 @@ async function serve(config: Config): Promise<number> {
   process.stdout.write(`slotkeeper: ${await signal}, shutting down\n`);
   await gateway.close();
   return 0;
+}
+
+async function cache(args: string[], configPath: string | undefined): Promise<number> {
+  let config;
+  try {
+    config = loadResponseCacheConfig({ flags: { config: configPath }, env: process.env });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`slotkeeper: ${err.message}\n`);
+    return 2;
+  }
+  const code = await runCacheCommand(args, config, {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  });
+  if (code === 2) process.stderr.write(`\n${usage}`);
+  return code;
 }
 
 function usageError(message: string): number {

@@ -74,4 +74,22 @@ export const defaults = {
    * ~3 GB/s on 2 cores) halved to be safe.
    */
   kvInitialRates: { bytesPerToken: 131_072, saveBytesPerMs: 230_000, restoreBytesPerMs: 1_500_000, actionOverheadMs: 5 },
+  /** The response cache is opt-in: serving a stored answer is a choice the operator makes. */
+  responseCacheEnabled: false,
+  /** Below the home directory's cache, beside the rig's llama.cpp/ and models/. */
+  responseCacheDirName: 'slotkeeper/responses',
+  /** A day: evaluation reruns and CI jobs repeat within hours; the model or its settings change over days. */
+  responseCacheTtlSeconds: 86_400,
+  /** 1 GiB of answers: tens of thousands of typical completions. */
+  responseCacheMaxBytes: 1024 * MiB,
+  /** Recently used answers also kept in memory: a hit on one costs no file read (bench/response-cache.ts). */
+  responseCacheMemoryBytes: 64 * MiB,
+  /** 8 MiB: far above any one answer (100k tokens of SSE is ~20 MB only with logprobs). */
+  responseCacheMaxEntryBytes: 8 * MiB,
+  /** A request that samples (temperature > 0 without a seed) expects a new answer each time. */
+  responseCacheServeSampling: false,
+  /** The suffix tier looks at the last this many messages (when it is turned on). */
+  responseCacheSuffixMessages: 2,
+  /** The store's index is written at most this often, ms; entries themselves are written at once. */
+  responseCacheIndexFlushMs: 1_000,
 } as const;

@@ -39,6 +39,22 @@ export interface Metrics {
   readonly normalizeBytes: Counter<'rule'>;
   /** The disk tier's metrics (src/kv/). */
   readonly kv: KvMetrics;
+  /** `slotkeeper_response_cache_hits_total{tier="exact"|"normalized"|"suffix"}`. */
+  readonly cacheHits: Counter<'tier'>;
+  /** `slotkeeper_response_cache_misses_total`: cacheable requests that started an upstream call. */
+  readonly cacheMisses: Counter<string>;
+  /** `slotkeeper_response_cache_coalesced_total`: requests that joined an identical one in flight. */
+  readonly cacheCoalesced: Counter<string>;
+  /** `slotkeeper_response_cache_bytes`: bytes of stored entries. */
+  readonly cacheBytes: Gauge<string>;
+  /** `slotkeeper_response_cache_entries`: keys stored. */
+  readonly cacheEntries: Gauge<string>;
+  /** `slotkeeper_response_cache_evictions_total{reason="ttl"|"budget"|"corrupt"}`. */
+  readonly cacheEvictions: Counter<'reason'>;
+  /** `slotkeeper_response_cache_prompt_tokens_saved_total`: prompt tokens of the answers served from the cache. */
+  readonly cachePromptTokensSaved: Counter<string>;
+  /** `slotkeeper_response_cache_prefill_seconds_saved_total`: prefill time those answers first cost. */
+  readonly cachePrefillSecondsSaved: Counter<string>;
   /** Connects the gauges to what they report. */
   observe(sources: GaugeSources): void;
 }
@@ -187,5 +203,37 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         labelNames: ['reason'] as const, registers,
       }),
     },
+    cacheHits: new Counter({
+      name: 'slotkeeper_response_cache_hits_total',
+      help: 'Requests answered from the response cache, by tier: exact, normalized, suffix.',
+      labelNames: ['tier'] as const, registers,
+    }),
+    cacheMisses: new Counter({
+      name: 'slotkeeper_response_cache_misses_total',
+      help: 'Cacheable requests the response cache did not hold, which started an upstream call.',
+      registers,
+    }),
+    cacheCoalesced: new Counter({
+      name: 'slotkeeper_response_cache_coalesced_total',
+      help: 'Requests that shared an identical request\'s upstream call already in flight.',
+      registers,
+    }),
+    cacheBytes: new Gauge({ name: 'slotkeeper_response_cache_bytes', help: 'Bytes of responses stored.', registers }),
+    cacheEntries: new Gauge({ name: 'slotkeeper_response_cache_entries', help: 'Keys in the response cache.', registers }),
+    cacheEvictions: new Counter({
+      name: 'slotkeeper_response_cache_evictions_total',
+      help: 'Response-cache entries dropped, by reason: ttl, budget, corrupt.',
+      labelNames: ['reason'] as const, registers,
+    }),
+    cachePromptTokensSaved: new Counter({
+      name: 'slotkeeper_response_cache_prompt_tokens_saved_total',
+      help: 'Prompt tokens of the answers served from the response cache, as the upstream first reported them.',
+      registers,
+    }),
+    cachePrefillSecondsSaved: new Counter({
+      name: 'slotkeeper_response_cache_prefill_seconds_saved_total',
+      help: 'Prefill time the answers served from the response cache first cost upstream.',
+      registers,
+    }),
   };
 }

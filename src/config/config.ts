@@ -1,5 +1,7 @@
 // The shape of slotkeeper's configuration: what the loader (config/load.ts) produces from the
 // config file, the environment and the flags, and what the gateway is built from.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { defaults } from '../defaults.js';
 import type { NormalizeConfig } from '../../workers/normalize.js';
 
@@ -33,6 +35,57 @@ export interface UpstreamConfig {
 
 /** Order in which waiters for a busy slot are served. */
 export type QueueOrder = 'fair' | 'shortest-first';
+
+/** Which response-cache tiers look up and store answers. */
+export interface ResponseCacheTiers {
+  /** The body's exact bytes (`x-cache: HIT`). */
+  exact: boolean;
+  /** The normalized body, after the strip rules (`HIT-NORM`). */
+  normalized: boolean;
+  /** The last `suffixMessages` messages only (`HIT-SUFFIX`): risky, off by default. */
+  suffix: boolean;
+}
+
+/** Per-route or per-model response-cache settings; a field left out keeps the wider setting. */
+export interface ResponseCacheOverride {
+  enabled?: boolean;
+  ttlSeconds?: number;
+  serveSampling?: boolean;
+  tiers?: Partial<ResponseCacheTiers>;
+}
+
+/** One extra rewrite of the normalized body before it is hashed (volatile dates, session ids). */
+export interface StripRuleConfig {
+  /** A JavaScript regular expression; every match is replaced. */
+  pattern: string;
+  replacement: string;
+  /** RegExp flags besides `g` (always on), e.g. `i` or `m`. */
+  flags: string;
+}
+
+/** The response cache (src/response-cache/). */
+export interface ResponseCacheConfig {
+  enabled: boolean;
+  /** Directory of the on-disk store. */
+  dir: string;
+  ttlSeconds: number;
+  /** Byte budget of the store; least recently used entries are evicted beyond it. */
+  maxBytes: number;
+  /** Largest answer stored (and buffered for coalesced followers); a larger one is passed on only. */
+  maxEntryBytes: number;
+  /** Bytes of recently used answers also kept in memory, so a hit on one reads no file. */
+  memoryBytes: number;
+  /** Serve and store sampling requests (temperature > 0 without a seed) too. */
+  serveSampling: boolean;
+  tiers: ResponseCacheTiers;
+  /** Messages the suffix tier keys on. */
+  suffixMessages: number;
+  stripRules: StripRuleConfig[];
+  /** By request path, e.g. `/v1/messages`. */
+  routes: Record<string, ResponseCacheOverride>;
+  /** By model, as resolved (aliases applied); a model's settings win over its route's. */
+  models: Record<string, ResponseCacheOverride>;
+}
 
 /** Everything the gateway is configured with; the loader fills every field. */
 export interface Config {
@@ -106,18 +159,20 @@ export interface Config {
     /** Longest wait for one save or restore, ms. */
     actionTimeoutMs: number;
   };
+  responseCache: ResponseCacheConfig;
   /** Log one line per request to stderr. */
   verbose: boolean;
 }
 
 /** A config where any field may be left out; {@link withDefaults} fills the rest. */
-export type PartialConfig = Partial<Omit<Config, 'limits' | 'queue' | 'fleet' | 'scheduler' | 'normalize' | 'kv'>> & {
+export type PartialConfig = Partial<Omit<Config, 'limits' | 'queue' | 'fleet' | 'scheduler' | 'normalize' | 'kv' | 'responseCache'>> & {
   normalize?: Partial<NormalizeConfig>;
   kv?: Partial<Config['kv']>;
   limits?: Partial<Config['limits']>;
   queue?: Partial<Config['queue']>;
   fleet?: Partial<Config['fleet']>;
   scheduler?: Partial<Config['scheduler']>;
+  responseCache?: Partial<Omit<ResponseCacheConfig, 'tiers'>> & { tiers?: Partial<ResponseCacheTiers> };
 };
 
 /** Fills every missing field from `defaults`. No validation: the loader validates first. */
@@ -165,6 +220,26 @@ export function withDefaults(partial: PartialConfig = {}): Config {
       actionTimeoutMs: defaults.kvActionTimeoutMs,
       ...partial.kv,
     },
+    responseCache: responseCacheDefaults(partial.responseCache),
     verbose: partial.verbose ?? false,
+  };
+}
+
+/** The response-cache section with every missing field filled. */
+export function responseCacheDefaults(partial: PartialConfig['responseCache'] = {}): ResponseCacheConfig {
+  return {
+    enabled: defaults.responseCacheEnabled,
+    dir: join(homedir(), '.cache', defaults.responseCacheDirName),
+    ttlSeconds: defaults.responseCacheTtlSeconds,
+    maxBytes: defaults.responseCacheMaxBytes,
+    maxEntryBytes: defaults.responseCacheMaxEntryBytes,
+    memoryBytes: defaults.responseCacheMemoryBytes,
+    serveSampling: defaults.responseCacheServeSampling,
+    suffixMessages: defaults.responseCacheSuffixMessages,
+    stripRules: [],
+    routes: {},
+    models: {},
+    ...partial,
+    tiers: { exact: true, normalized: true, suffix: false, ...partial.tiers },
   };
 }

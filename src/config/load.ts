@@ -2,12 +2,14 @@
 // validated where it comes in so an error names both the key and where the bad value came from.
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import { extname } from 'node:path';
+import { extname, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { BILLING_RULE, compilePattern } from '../../workers/normalize.js';
+import { defaults } from '../defaults.js';
 import {
   withDefaults, type AnthropicMode, type BillingHeaderMode, type Config, type NormalizeConfig, type NormalizeRuleConfig,
-  type PartialConfig, type RuleTarget, type UpstreamConfig,
+  type PartialConfig, type ResponseCacheConfig, type ResponseCacheOverride, type ResponseCacheTiers, type RuleTarget,
+  type StripRuleConfig, type UpstreamConfig,
 } from './config.js';
 
 /** `slotkeeper serve`'s flags as typed: strings, so the loader validates them and names the flag. */
@@ -19,6 +21,8 @@ export interface FlagValues {
   upstream?: string[];
   defaultModel?: string;
   queueOrder?: string;
+  /** `--response-cache`: turns the response cache on. */
+  responseCache?: boolean;
   verbose?: boolean;
 }
 
@@ -53,6 +57,8 @@ export const envVars = {
   upstreams: 'SLOTKEEPER_UPSTREAMS',
   authToken: 'SLOTKEEPER_AUTH_TOKEN',
   defaultModel: 'SLOTKEEPER_DEFAULT_MODEL',
+  /** Where the response cache's directory goes by default (`$XDG_CACHE_HOME/slotkeeper/responses`). */
+  cacheHome: 'XDG_CACHE_HOME',
 } as const;
 
 /**
@@ -61,6 +67,22 @@ export const envVars = {
  * key by key. An empty environment variable counts as unset.
  */
 export function loadConfig(sources: ConfigSources): Config {
+  const { merged, path, hostOrigin } = mergeSources(sources);
+  return finish(merged, { host: hostOrigin, upstreams: path, responseCache: path });
+}
+
+/**
+ * The response cache's settings from the same sources as {@link loadConfig}, for `slotkeeper
+ * cache`, which needs no upstreams.
+ */
+export function loadResponseCacheConfig(sources: ConfigSources): ResponseCacheConfig {
+  const { merged, path } = mergeSources(sources);
+  const config = withDefaults(merged).responseCache;
+  checkResponseCache(config, path);
+  return config;
+}
+
+function mergeSources(sources: ConfigSources): { merged: PartialConfig; path: string | null; hostOrigin: string | null } {
   const { flags } = sources;
   const env = (name: string): string | undefined => (sources.env[name] === '' ? undefined : sources.env[name]);
   const path = flags.config ?? env(envVars.config) ?? null;
@@ -72,7 +94,12 @@ export function loadConfig(sources: ConfigSources): Config {
   const fromEnv = environmentSource(env);
   const fromFlags = flagSource(flags);
   const hostOrigin = fromFlags.host !== undefined ? '--host' : fromEnv.host !== undefined ? envVars.host : path;
-  return finish(merge(merge(file, fromEnv), fromFlags), { host: hostOrigin, upstreams: path });
+  const merged = merge(merge(file, fromEnv), fromFlags);
+  const cacheHome = env(envVars.cacheHome);
+  if (merged.responseCache?.dir === undefined && cacheHome !== undefined) {
+    merged.responseCache = { ...merged.responseCache, dir: join(cacheHome, defaults.responseCacheDirName) };
+  }
+  return { merged, path, hostOrigin };
 }
 
 function environmentSource(env: (name: string) => string | undefined): PartialConfig {
@@ -105,6 +132,7 @@ function flagSource(flags: FlagValues): PartialConfig {
   }
   if (flags.queueOrder !== undefined) out.queue = { order: queueOrder(flags.queueOrder, at('--queue-order', 'queue.order')) };
   if (flags.verbose === true) out.verbose = true;
+  if (flags.responseCache === true) out.responseCache = { enabled: true };
   return out;
 }
 
@@ -113,7 +141,7 @@ function flagSource(flags: FlagValues): PartialConfig {
  * `origin` names it in errors, e.g. the file's path.
  */
 export function parseConfig(raw: unknown, origin: string): Config {
-  return finish(parsePartial(raw, origin), { host: origin, upstreams: origin });
+  return finish(parsePartial(raw, origin), { host: origin, upstreams: origin, responseCache: origin });
 }
 
 function readConfigFile(path: string, namedBy: string, readFile: (path: string) => string): unknown {
@@ -158,7 +186,7 @@ export function isLoopbackHost(host: string): boolean {
   }
 }
 
-function finish(partial: PartialConfig, origins: { host: string | null; upstreams: string | null }): Config {
+function finish(partial: PartialConfig, origins: { host: string | null; upstreams: string | null; responseCache: string | null }): Config {
   // Null prototype: a request naming model "constructor" must not find Object's.
   const aliases: Record<string, string> = Object.assign(Object.create(null) as object, partial.aliases);
   const config = withDefaults({ ...partial, aliases });
@@ -178,7 +206,18 @@ function finish(partial: PartialConfig, origins: { host: string | null; upstream
         `(there is no flag: flags show in ps), or listen on 127.0.0.1`,
     );
   }
+  checkResponseCache(config.responseCache, origins.responseCache);
   return config;
+}
+
+function checkResponseCache(cache: ResponseCacheConfig, origin: string | null): void {
+  if (cache.maxEntryBytes > cache.maxBytes) {
+    throw new ConfigError(
+      origin,
+      'responseCache.maxEntryBytes',
+      `responseCache.maxEntryBytes (${cache.maxEntryBytes}) must not exceed responseCache.maxBytes (${cache.maxBytes})`,
+    );
+  }
 }
 
 function merge(base: PartialConfig, over: PartialConfig): PartialConfig {
@@ -191,6 +230,11 @@ function merge(base: PartialConfig, over: PartialConfig): PartialConfig {
     scheduler: { ...base.scheduler, ...over.scheduler },
     normalize: { ...base.normalize, ...over.normalize },
     kv: { ...base.kv, ...over.kv },
+    responseCache: {
+      ...base.responseCache,
+      ...over.responseCache,
+      tiers: { ...base.responseCache?.tiers, ...over.responseCache?.tiers },
+    },
   };
 }
 
@@ -423,6 +467,73 @@ function aliasMap(value: unknown, where: At): Record<string, string> {
   return out;
 }
 
+const cacheTiers = section<ResponseCacheTiers>({ exact: boolean, normalized: boolean, suffix: boolean });
+
+const cacheOverride = section<ResponseCacheOverride>({
+  enabled: boolean,
+  ttlSeconds: positiveInteger,
+  serveSampling: boolean,
+  tiers: cacheTiers,
+});
+
+const regexFlags: Check<string> = (value, where) =>
+  typeof value === 'string' && /^[imsu]*$/.test(value) && new Set(value).size === value.length
+    ? value
+    : fail(where, 'RegExp flags from i, m, s, u (g is always on)', value);
+
+const stripRuleFields = section<StripRuleConfig>({
+  pattern: nonEmptyString,
+  replacement: (value, where) => (typeof value === 'string' ? value : fail(where, 'a string', value)),
+  flags: regexFlags,
+});
+
+function stripRule(value: unknown, where: At): StripRuleConfig {
+  if (!isMapping(value)) return fail(where, 'a mapping with pattern and replacement', value);
+  const fields = stripRuleFields(value, where);
+  if (fields.pattern === undefined) throw new ConfigError(where.origin, `${where.key}.pattern`, `${where.key}.pattern is required`);
+  const rule = { pattern: fields.pattern, replacement: fields.replacement ?? '', flags: fields.flags ?? '' };
+  try {
+    new RegExp(rule.pattern, `${rule.flags}g`);
+  } catch (err) {
+    throw new ConfigError(where.origin, `${where.key}.pattern`, `${where.key}.pattern is not a valid regular expression: ${messageOf(err)}`);
+  }
+  return rule;
+}
+
+const stripRuleList: Check<StripRuleConfig[]> = (value, where) => {
+  if (value === null) return [];
+  if (!Array.isArray(value)) return fail(where, 'a list of strip rules', value);
+  return value.map((item, i) => stripRule(item, child(where, i)));
+};
+
+/** A mapping of name → override; `route` says the names are request paths. */
+const overrideMap = (route: boolean): Check<Record<string, ResponseCacheOverride>> => (value, where) => {
+  if (value === null) return {};
+  if (!isMapping(value)) return fail(where, route ? 'a mapping of request path to settings' : 'a mapping of model to settings', value);
+  const out: Record<string, ResponseCacheOverride> = Object.create(null) as Record<string, ResponseCacheOverride>;
+  for (const [name, item] of Object.entries(value)) {
+    if (route && !name.startsWith('/')) throw new ConfigError(where.origin, `${where.key}.${name}`, `${where.key} keys are request paths starting with /, got ${JSON.stringify(name)}`);
+    if (name.trim() === '') throw new ConfigError(where.origin, where.key, `${where.key} has an empty name`);
+    out[name] = cacheOverride(item, child(where, name));
+  }
+  return out;
+};
+
+const responseCacheSection = section<Omit<ResponseCacheConfig, 'tiers'> & { tiers: Partial<ResponseCacheTiers> }>({
+  enabled: boolean,
+  dir: nonEmptyString,
+  ttlSeconds: positiveInteger,
+  maxBytes: positiveInteger,
+  maxEntryBytes: positiveInteger,
+  memoryBytes: nonNegativeInteger,
+  serveSampling: boolean,
+  tiers: cacheTiers,
+  suffixMessages: positiveInteger,
+  stripRules: stripRuleList,
+  routes: overrideMap(true),
+  models: overrideMap(false),
+});
+
 const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, origin) =>
   section<PartialConfig>({
     host: hostname,
@@ -466,6 +577,7 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       unverifiedRestoreLimit: positiveInteger,
       actionTimeoutMs: milliseconds,
     }),
+    responseCache: responseCacheSection,
     verbose: boolean,
   })(raw, { origin, key: '' });
 
