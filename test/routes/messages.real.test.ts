@@ -106,6 +106,14 @@ for (const [name, params] of cases) {
   });
 }
 
+transparency('with a billing header: the same answer as llama-server given the normalized header', async () => {
+  const system = (header: string) => [{ type: 'text' as const, text: header }, { type: 'text' as const, text: 'You are terse.' }];
+  const params: Params = { model: 'm', max_tokens: 8, temperature: 0, system: system(HEADER('a43', 'e2224')), messages: [{ role: 'user', content: 'hi' }] };
+  const normalized: Params = { ...params, system: system('x-anthropic-billing-header: cc_version=0; cc_entrypoint=0; cch=0;') };
+  assert.equal(essence(await through.messages.create(params)), essence(await direct.messages.create(normalized)));
+  assert.equal(essence(await through.messages.stream(params).finalMessage()), essence(await direct.messages.stream(normalized).finalMessage()));
+});
+
 transparency('Anthropic errors: a body without messages, and an unknown model, in Anthropic\'s shape', async () => {
   const res = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m"}' });
   assert.is(res.status, 400);
