@@ -130,7 +130,11 @@ const anthropicTypes: Readonly<Record<number, string>> = {
   529: 'overloaded_error',
 };
 
+/** Anthropic's error type for an HTTP status (slotkeeper's own errors and upstream refusals alike). */
+export function anthropicErrorType(status: number): string {
+  return anthropicTypes[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+}
+
 function renderAnthropic(err: SlotkeeperError): AnthropicErrorBody {
-  const type = anthropicTypes[err.status] ?? (err.status >= 500 ? 'api_error' : 'invalid_request_error');
-  return { type: 'error', error: { type, message: err.message } };
+  return { type: 'error', error: { type: anthropicErrorType(err.status), message: err.message } };
 }

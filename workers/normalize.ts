@@ -6,6 +6,8 @@
 // A rule that changes a body makes the worker re-serialize it, so the upstream sees exactly what
 // was hashed. Rules must be deterministic: the same body always normalizes to the same body.
 
+import { Buffer } from 'node:buffer';
+
 /** The endpoint a body came to: OpenAI chat or completions, Anthropic messages or count_tokens. */
 export type NormalizeRoute = 'chat' | 'completions' | 'messages' | 'count_tokens';
 
@@ -124,11 +126,11 @@ function billingRule(mode: 'fixed' | 'remove', value: string): CompiledRule {
     const fields = match[1] ?? '';
     if (mode === 'remove') {
       // The whole line goes, with its line break, so the prompt starts with what followed it.
-      return { text: text.slice(match[0].length), bytes: utf8Length(match[0]) };
+      return { text: text.slice(match[0].length), bytes: Buffer.byteLength(match[0]) };
     }
     let bytes = 0;
     const fixed = fields.replace(FIELD, (_all, space: string, key: string, old: string) => {
-      if (old !== value) bytes += utf8Length(old);
+      if (old !== value) bytes += Buffer.byteLength(old);
       return `${space}${key}=${value};`;
     });
     if (bytes === 0) return null;
@@ -170,7 +172,7 @@ function userRule(rule: NormalizeRuleConfig): CompiledRule {
     const out = text.replace(pattern, rule.replacement);
     if (out === text) return null;
     let bytes = 0;
-    for (const match of text.matchAll(pattern)) bytes += utf8Length(match[0]);
+    for (const match of text.matchAll(pattern)) bytes += Buffer.byteLength(match[0]);
     return { text: out, bytes };
   };
   return {
@@ -231,21 +233,10 @@ function rewriteString(text: string, rewrite: Rewrite, edit: Edit): string {
   return result.text;
 }
 
-const encoder = new TextEncoder();
-
-function utf8Length(text: string): number {
-  // ASCII is the common case and needs no encoding.
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0x7f) return encoder.encode(text).length;
-  }
-  return text.length;
-}
-
-/** The first 200 bytes of `text` (cut on a character boundary). */
+/** The first 200 bytes of `text`, without a character cut in half. */
 function head(text: string): string {
-  const bytes = encoder.encode(text.slice(0, 200));
-  if (bytes.length <= 200) return text.slice(0, 200);
-  return new TextDecoder().decode(bytes.subarray(0, 200)).replace(/\uFFFD$/, '');
+  const bytes = Buffer.from(text.slice(0, 200));
+  return bytes.length <= 200 ? text.slice(0, 200) : bytes.subarray(0, 200).toString('utf8').replace(/\uFFFD$/, '');
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -6,6 +6,8 @@
 // message_start) and `verbose` with `response_fields: ["stopping_word"]` (the stop sequence);
 // workers/analyze.ts adds them.
 import { StringDecoder } from 'node:string_decoder';
+import { anthropicErrorType } from '../errors.js';
+import { type Timings, timingsOf } from '../proxy/timings.js';
 
 type Json = Record<string, unknown>;
 
@@ -81,19 +83,6 @@ export function anthropicError(status: number, upstream: unknown): Json {
   return { type: 'error', error: { type: anthropicErrorType(status), message } };
 }
 
-function anthropicErrorType(status: number): string {
-  switch (status) {
-    case 400: return 'invalid_request_error';
-    case 401: return 'authentication_error';
-    case 403: return 'permission_error';
-    case 404: return 'not_found_error';
-    case 413: return 'request_too_large';
-    case 429: return 'rate_limit_error';
-    case 503: case 529: return 'overloaded_error';
-    default: return status >= 500 ? 'api_error' : 'invalid_request_error';
-  }
-}
-
 // An SSE line longer than this without a newline is not one llama-server sends; it is dropped
 // rather than buffered without bound.
 const MAX_LINE_CHARS = 16 * 1024 * 1024;
@@ -125,6 +114,14 @@ export class AnthropicStream {
   private outputTokens = 0;
   /** The prompt's token counts, from the latest timings (or usage) seen. */
   private counts: { prompt: number; cached: number } | null = null;
+  /** Translated events waiting to be emitted, built by open() and delta(). */
+  private pending = '';
+  private lastTimings: Timings | null = null;
+
+  /** llama-server's timings from the latest chunk that carried them (the last one: the whole request). */
+  get timings(): Timings | null {
+    return this.lastTimings;
+  }
 
   /** Feeds upstream bytes; returns Anthropic SSE text (possibly empty). */
   write(chunk: Buffer): string {
@@ -181,6 +178,7 @@ export class AnthropicStream {
     if (chunk.model !== undefined) this.model = chunk.model;
     const timings = isObject(chunk.timings) ? chunk.timings : null;
     if (timings !== null) {
+      this.lastTimings = timingsOf(chunk) ?? this.lastTimings;
       this.outputTokens = num(timings.predicted_n);
       this.counts = { prompt: num(timings.prompt_n) + num(timings.cache_n), cached: num(timings.cache_n) };
     }
@@ -233,8 +231,6 @@ export class AnthropicStream {
     this.pending += event('content_block_start', { type: 'content_block_start', index: block.index, content_block: contentBlock });
     return block;
   }
-
-  private pending = '';
 
   private delta(block: Block, delta: Json): void {
     this.pending += event('content_block_delta', { type: 'content_block_delta', index: block.index, delta });

@@ -80,6 +80,11 @@ function fromJson(text: string): Timings | null {
     // Not JSON (an upstream error page, a truncated stream): no timings to learn from.
     return null;
   }
+  return timingsOf(parsed);
+}
+
+/** The `timings` of an already parsed llama-server answer or chunk; null when it has none. */
+export function timingsOf(parsed: unknown): Timings | null {
   const t = (parsed as { timings?: Record<string, unknown> } | null)?.timings;
   if (!t || typeof t !== 'object') return null;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);

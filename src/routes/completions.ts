@@ -7,7 +7,7 @@ import { AnthropicStream, anthropicError, anthropicMessage } from '../dialects/o
 import { SlotkeeperError, errorFromWorker } from '../errors.js';
 import { bufferedJson } from '../proxy/buffered-json.js';
 import { type BodyTransform, relay } from '../proxy/relay.js';
-import { timingsTap } from '../proxy/timings.js';
+import { type Timings, type TimingsTap, timingsOf, timingsTap } from '../proxy/timings.js';
 import type { Placement, RoutedRequest, Router } from '../router.js';
 import type { WorkerPool } from '../worker-pool.js';
 import type { AnalyzeSuccess } from '../../workers/analyze.js';
@@ -78,8 +78,9 @@ async function forward(route: CompletionsRoute, ctx: RequestContext, deps: Compl
   ctx.res.setHeader('x-slotkeeper-decision', placement.kind);
   const ok = upstreamRes.statusCode !== undefined && upstreamRes.statusCode < 300;
   const contentType = upstreamRes.headers['content-type'];
-  const tap = ok ? timingsTap(contentType) : undefined;
-  const transform = route === 'messages' ? toAnthropic(upstreamRes.statusCode ?? 502, ok, contentType, config.limits.translatedResponseBytes) : undefined;
+  const { tap, transform } = route === 'messages'
+    ? toAnthropic(upstreamRes.statusCode ?? 502, ok, contentType, config.limits.translatedResponseBytes)
+    : { tap: ok ? timingsTap(contentType) : undefined, transform: undefined };
   const result = await relay(upstreamRes, ctx.res, {
     idleTimeoutMs: config.limits.upstreamIdleTimeoutMs, tap, transform,
     onFirstByte: () => metrics.timeToFirstByte.observe({ route: LABELS[route] }, (performance.now() - ctx.receivedMs) / 1000),
@@ -92,12 +93,25 @@ async function forward(route: CompletionsRoute, ctx: RequestContext, deps: Compl
   deps.router.finish(placement, request, { complete: result.complete, timings: tap?.end() ?? null });
 }
 
-/** Translates llama-server's chat answer (a stream, a JSON body or an error) for an Anthropic client. */
-function toAnthropic(status: number, ok: boolean, contentType: string | undefined, limitBytes: number): BodyTransform {
-  if (!ok) return bufferedJson(limitBytes, (body) => anthropicError(status, body));
+/**
+ * Translates llama-server's chat answer (a stream, a JSON body or an error) for an Anthropic
+ * client, and reads its timings from what the translation already parsed: each chunk once.
+ */
+function toAnthropic(status: number, ok: boolean, contentType: string | undefined, limitBytes: number): { tap?: TimingsTap; transform: BodyTransform } {
+  if (!ok) return { transform: bufferedJson(limitBytes, (body) => anthropicError(status, body)) };
   if (contentType?.includes('text/event-stream')) {
     const stream = new AnthropicStream();
-    return { contentType: 'text/event-stream', write: (chunk) => stream.write(chunk), end: () => stream.end() };
+    return {
+      tap: { write() {}, end: () => stream.timings },
+      transform: { contentType: 'text/event-stream', write: (chunk) => stream.write(chunk), end: () => stream.end() },
+    };
   }
-  return bufferedJson(limitBytes, (body) => anthropicMessage(typeof body === 'object' && body !== null ? body as Record<string, unknown> : {}));
+  let timings: Timings | null = null;
+  return {
+    tap: { write() {}, end: () => timings },
+    transform: bufferedJson(limitBytes, (body) => {
+      timings = timingsOf(body);
+      return anthropicMessage(typeof body === 'object' && body !== null ? body as Record<string, unknown> : {});
+    }),
+  };
 }

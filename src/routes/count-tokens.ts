@@ -1,15 +1,14 @@
 // POST /v1/messages/count_tokens: the Anthropic body, normalized the way /v1/messages would be,
 // goes to llama-server's own count_tokens (it tokenizes the chat prompt; no slot is used), so
 // the count is of the prompt the model will really see.
-import { Buffer } from 'node:buffer';
 import { readBody } from '../body-limit.js';
 import { anthropicError } from '../dialects/openai-to-anthropic.js';
 import { errorFromWorker } from '../errors.js';
 import { bufferedJson } from '../proxy/buffered-json.js';
-import { relay } from '../proxy/relay.js';
 import type { WorkerPool } from '../worker-pool.js';
-import { type RequestContext, type RouteDeps, upstreamHeaders } from './context.js';
+import type { RequestContext, RouteDeps } from './context.js';
 import { recordNormalization } from './normalization.js';
+import { sendAndRelay } from './passthrough.js';
 
 /** What the count_tokens route needs beyond the shared deps. */
 export interface CountTokensDeps extends RouteDeps {
@@ -27,19 +26,9 @@ export function createCountTokens(deps: CountTokensDeps): (ctx: RequestContext, 
     recordNormalization(ctx, deps, analysis.normalized);
     const { model, upstreams } = deps.fleet.resolveModel(analysis.model);
     ctx.model = model;
-    const upstream = upstreams[next++ % upstreams.length]!;
-    const upstreamRes = await deps.client.send({
-      base: upstream.url, path: '/v1/messages/count_tokens', method: 'POST',
-      headers: upstreamHeaders(ctx, upstream, config),
-      body: [Buffer.from(analysis.forward)],
-      signal: ctx.signal, headersTimeoutMs: config.limits.upstreamHeadersTimeoutMs,
-    }).catch((err: unknown) => {
-      deps.fleet.reportFailure(upstream, err);
-      throw err;
-    });
-    const status = upstreamRes.statusCode ?? 502;
     // llama-server's answer is already Anthropic's ({"input_tokens": n}); only errors need translating.
-    const transform = status < 300 ? undefined : bufferedJson(config.limits.translatedResponseBytes, (parsed) => anthropicError(status, parsed));
-    await relay(upstreamRes, ctx.res, { idleTimeoutMs: config.limits.upstreamIdleTimeoutMs, transform });
+    await sendAndRelay(ctx, deps, upstreams[next++ % upstreams.length]!, {
+      path: '/v1/messages/count_tokens', method: 'POST', body: new Uint8Array(analysis.forward),
+    }, (status) => (status < 300 ? undefined : bufferedJson(config.limits.translatedResponseBytes, (parsed) => anthropicError(status, parsed))));
   };
 }

@@ -2,9 +2,8 @@
 // request's model. No slot is chosen: these routes either use none or pick their own.
 import { Buffer } from 'node:buffer';
 import { readBody } from '../body-limit.js';
-import { relay } from '../proxy/relay.js';
-import type { RequestContext, RouteDeps } from './context.js';
-import { upstreamHeaders } from './context.js';
+import { type BodyTransform, relay } from '../proxy/relay.js';
+import { type RequestContext, type RouteDeps, type RouteUpstream, upstreamHeaders } from './context.js';
 
 // The model of a passthrough body is read on the main thread; bodies this small parse in well
 // under a millisecond, and larger ones (rare on these routes) go to the default model.
@@ -27,17 +26,29 @@ async function forward(ctx: RequestContext, deps: RouteDeps, declaredLength: num
   const model = url.searchParams.get('model') ?? (body ? modelOf(body) : null);
   const { model: resolved, upstreams } = deps.fleet.resolveModel(model);
   ctx.model = resolved;
-  const upstream = upstreams[turn() % upstreams.length]!;
+  await sendAndRelay(ctx, deps, upstreams[turn() % upstreams.length]!, { path: url.pathname + url.search, method: req.method ?? 'GET', body });
+}
+
+/**
+ * Sends one request to `upstream` and relays its answer, optionally rewritten by the transform
+ * `transformFor(status)` picks; a connection failure drains the upstream. For routes that use no slot.
+ */
+export async function sendAndRelay(
+  ctx: RequestContext, deps: RouteDeps, upstream: RouteUpstream,
+  request: { path: string; method: string; body?: Uint8Array },
+  transformFor?: (status: number) => BodyTransform | undefined,
+): Promise<void> {
   const upstreamRes = await deps.client.send({
-    base: upstream.url, path: url.pathname + url.search, method: req.method ?? 'GET',
+    base: upstream.url, path: request.path, method: request.method,
     headers: upstreamHeaders(ctx, upstream, deps.config),
-    ...(body ? { body: [body] } : {}),
+    ...(request.body ? { body: [request.body] } : {}),
     signal: ctx.signal, headersTimeoutMs: deps.config.limits.upstreamHeadersTimeoutMs,
   }).catch((err: unknown) => {
     deps.fleet.reportFailure(upstream, err);
     throw err;
   });
-  await relay(upstreamRes, ctx.res, { idleTimeoutMs: deps.config.limits.upstreamIdleTimeoutMs });
+  const transform = transformFor?.(upstreamRes.statusCode ?? 502);
+  await relay(upstreamRes, ctx.res, { idleTimeoutMs: deps.config.limits.upstreamIdleTimeoutMs, transform });
 }
 
 function modelOf(body: Uint8Array): string | null {

@@ -143,7 +143,7 @@ transparency('count_tokens counts what the model sees: llama-server\'s count of 
 });
 
 
-transparency('turns are pinned to their slot, and a changing billing header no longer breaks reuse', async () => {
+transparency('a changing billing header no longer breaks reuse across turns, with a side conversation in between', async () => {
   const system = (v: string, cch: string) => [{ type: 'text' as const, text: HEADER(v, cch) }, { type: 'text' as const, text: words('agent', 300) }];
   const first: Params = { model: 'm', max_tokens: 4, temperature: 0, system: system('a43', 'e2224'), messages: [{ role: 'user', content: 'task one' }] };
   const a = await through.messages.create(first);

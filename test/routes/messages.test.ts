@@ -141,6 +141,19 @@ messages('the SDK\'s stream helper receives a streamed tool call whole', async (
   assert.is(upstream.seen.at(-1)!.body.stream, true);
 });
 
+messages('the router learns llama-server\'s timings from the translated answer, streamed or not', async () => {
+  const reused = async () => {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    return Number(/slotkeeper_prompt_tokens_total\{kind="reused"\} (\d+)/.exec(text)?.[1] ?? 0);
+  };
+  const before = await reused();
+  await client.messages.create(request);
+  assert.is(await reused(), before + CHAT.timings.cache_n);
+  await client.messages.stream(request).finalMessage();
+  // The scripted stream's last timings say cache_n 5.
+  assert.is(await reused(), before + CHAT.timings.cache_n + 5);
+});
+
 messages('an upstream refusal reaches the SDK with its status, in Anthropic\'s error shape', async () => {
   try {
     await client.messages.create({ ...request, max_tokens: 999 });

@@ -91,11 +91,9 @@ billing('off: nothing changes; an already fixed header counts as no change', () 
 billing('a very large prompt: one anchored match, the rest untouched', () => {
   const rest = 'x'.repeat(4_000_000);
   const body = anthropicBody(`${HEADER}\n${rest}`);
-  const started = performance.now();
-  createNormalizer(config()).normalize(body, 'messages');
+  const applied = createNormalizer(config()).normalize(body, 'messages');
   assert.is(body.system, `${FIXED}\n${rest}`);
-  // Not a timing assertion on speed, a guard against a scan of the whole prompt per field.
-  assert.ok(performance.now() - started < 2000);
+  assert.equal(applied, [{ rule: BILLING_RULE, bytes: '2.1.63.a43sdk-clie2224'.length }]);
 });
 
 billing('samples: the first 200 bytes before and after, only when asked', () => {
