@@ -14,7 +14,10 @@ import { EXPECTED_COMMIT } from './rig/llama-cpp.js';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 
+/** The fronts the default configurations compare. */
 const FRONTS: readonly Front[] = ['direct', 'least-loaded', 'slotkeeper'];
+/** Every front --configs can name: the defaults, and slotkeeper with its response cache. */
+const ALL_FRONTS: readonly Front[] = [...FRONTS, 'slotkeeper-cache'];
 /** Which --cache-ram a configuration runs with, by the suffix of its short name. */
 const CACHE_RAMS = { default: '', scaled: '-scaled' } as const;
 type CacheRam = keyof typeof CACHE_RAMS;
@@ -29,6 +32,7 @@ configurations (short names for --configs):
   direct, direct-scaled                 llama-server alone; with --servers N, requests round-robin over them
   least-loaded, least-loaded-scaled     a plain proxy sending each request to the server with the fewest in flight
   slotkeeper, slotkeeper-scaled         slotkeeper in front of the server(s)
+  slotkeeper-cache, …-cache-scaled      slotkeeper with its response cache on (fresh directory); only when named
   a bare name runs llama-server's default --cache-ram (${DEFAULT_CACHE_RAM_MIB} MiB); -scaled the one that holds
   ~${SCALED_CONTEXTS} of the trace's largest contexts
 
@@ -123,10 +127,11 @@ function catalogue(setup: ServerSetup): Map<string, Configuration> {
     direct: n > 1 ? `llama-server × ${n}, round-robin` : 'llama-server alone',
     'least-loaded': `least-loaded proxy → llama-server${fleet}`,
     slotkeeper: `slotkeeper → llama-server${fleet}`,
+    'slotkeeper-cache': `slotkeeper + response cache → llama-server${fleet}`,
   };
   const out = new Map<string, Configuration>();
   for (const [ram, suffix] of Object.entries(CACHE_RAMS) as [CacheRam, string][]) {
-    for (const front of FRONTS) {
+    for (const front of ALL_FRONTS) {
       out.set(`${front}${suffix}`, ram === 'default'
         ? { name: `${fronts[front]}, --cache-ram default (${DEFAULT_CACHE_RAM_MIB} MiB)`, front }
         : { name: `${fronts[front]}, --cache-ram ${setup.scaledCacheRamMiB} MiB (~${SCALED_CONTEXTS} contexts)`, front, cacheRamMiB: setup.scaledCacheRamMiB });

@@ -1,7 +1,7 @@
 // Closed-loop replay of a trace against one base URL (a llama-server, or slotkeeper in front of
 // some). Sessions run concurrently; each sends its steps one after another, waiting its think
 // time first, and puts the answer it actually got into its history, as a real client would.
-import type { RequestRecord } from './results.js';
+import { type RequestRecord, servedByCache } from './results.js';
 import type { Dialect, Message, Trace, TraceStep } from './trace.js';
 
 /** What the replay sent and got back, kept for the oracle (which tokenizes every prompt afterwards). */
@@ -45,11 +45,13 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
         const server = sentCount++ % options.baseUrls.length;
         const answer = await send(options.baseUrls[server]!, step.dialect, body, options.requestTimeoutMs ?? 600_000, options.signal);
         conversation.answered(step, answer.message);
+        // A stored answer replays the first answer's timings; llama-server did no work for it.
+        const cached = servedByCache(answer.cache);
         const record: RequestRecord = {
           session: session.id, step: index, pass, kind: step.kind, dialect: step.dialect, server: answer.upstream ?? server,
           startMs, ttfbMs: answer.ttfbMs, totalMs: answer.totalMs, status: answer.status,
-          ...(answer.error ? { error: answer.error } : {}),
-          promptN: answer.promptN, cacheN: answer.cacheN, oracleN: null,
+          ...(answer.error ? { error: answer.error } : {}), ...(answer.cache !== null ? { cache: answer.cache } : {}),
+          promptN: cached ? 0 : answer.promptN, cacheN: cached ? 0 : answer.cacheN, oracleN: null,
         };
         out.push({ record, sent: { dialect: step.dialect, body, answer: answer.text } });
         options.onRecord?.(record);
@@ -108,6 +110,8 @@ interface Answer {
   cacheN: number | null;
   /** The server a gateway says it sent the request to (slotkeeper's x-slotkeeper-upstream). */
   upstream: number | null;
+  /** The gateway's x-cache header. */
+  cache: string | null;
 }
 
 /** Sends one streaming request and reads the whole stream: the answer text and the server's token counts. */
@@ -124,6 +128,7 @@ async function send(baseUrl: string, dialect: Dialect, body: Record<string, unkn
     });
     const header = res.headers.get('x-slotkeeper-upstream');
     const upstream = header === null ? null : Number(header);
+    const cache = res.headers.get('x-cache');
     const stream = new SseReader(dialect);
     const decoder = new TextDecoder();
     for await (const chunk of res.body ?? []) {
@@ -132,16 +137,16 @@ async function send(baseUrl: string, dialect: Dialect, body: Record<string, unkn
     }
     const totalMs = performance.now() - t0;
     if (!res.ok) {
-      return { status: res.status, error: stream.raw.slice(0, 300), text: '', message: empty, ttfbMs, totalMs, promptN: null, cacheN: null, upstream };
+      return { status: res.status, error: stream.raw.slice(0, 300), text: '', message: empty, ttfbMs, totalMs, promptN: null, cacheN: null, upstream, cache };
     }
     return {
       status: res.status, ...(stream.error ? { error: stream.error } : {}), text: stream.text,
-      message: assistantMessage(dialect, stream.text), ttfbMs, totalMs, promptN: stream.promptN, cacheN: stream.cacheN, upstream,
+      message: assistantMessage(dialect, stream.text), ttfbMs, totalMs, promptN: stream.promptN, cacheN: stream.cacheN, upstream, cache,
     };
   } catch (err) {
     if (signal?.aborted) throw err;
     const totalMs = performance.now() - t0;
-    return { status: 0, error: (err as Error).message, text: '', message: empty, ttfbMs: ttfbMs || totalMs, totalMs, promptN: null, cacheN: null, upstream: null };
+    return { status: 0, error: (err as Error).message, text: '', message: empty, ttfbMs: ttfbMs || totalMs, totalMs, promptN: null, cacheN: null, upstream: null, cache: null };
   }
 }
 

@@ -21,12 +21,22 @@ export interface RequestRecord {
   /** HTTP status, or 0 when the request failed before one arrived. */
   status: number;
   error?: string;
-  /** Prompt tokens llama-server evaluated (timings.prompt_n), when it said. */
+  /** The front's `x-cache` header (slotkeeper's response cache), when it sent one. */
+  cache?: string;
+  /** Prompt tokens llama-server evaluated (timings.prompt_n), when it said; 0 for an answer the response cache gave. */
   promptN: number | null;
   /** Prompt tokens reused from a cache (timings.cache_n), when it said. */
   cacheN: number | null;
   /** Tokens of this prompt that no earlier request to the same model shares as a prefix: the least any cache could evaluate. */
   oracleN: number | null;
+}
+
+/** `x-cache` values of answers that cost the upstream nothing: stored, or shared with an identical request in flight. */
+const FROM_CACHE = new Set(['HIT', 'HIT-NORM', 'HIT-SUFFIX', 'COALESCED']);
+
+/** True when the response cache answered the request without an upstream call of its own. */
+export function servedByCache(cache: string | null | undefined): boolean {
+  return cache != null && FROM_CACHE.has(cache);
 }
 
 /** Counters read from llama-server's /metrics (summed over servers). */

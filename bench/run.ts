@@ -1,6 +1,9 @@
 // Runs one scenario under each configuration: starts the servers and whatever fronts them,
 // replays the trace closed-loop, computes the oracle, and stops everything. Effects only; the
 // decisions (what to run, with which flags) come from the generators, scale.ts and cli.ts.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { withDefaults } from '../src/config/config.js';
 import { startGateway } from '../src/gateway.js';
 import { startBalancer } from './balancer.js';
@@ -20,9 +23,9 @@ import type { Trace } from './trace.js';
 /**
  * What stands between the clients and the servers: nothing (`direct`: requests go round-robin
  * over the servers, as DNS or a client list would spread them), a plain least-loaded proxy
- * (bench/balancer.ts), or slotkeeper.
+ * (bench/balancer.ts), slotkeeper, or slotkeeper with its response cache on (in a fresh directory).
  */
-export type Front = 'direct' | 'least-loaded' | 'slotkeeper';
+export type Front = 'direct' | 'least-loaded' | 'slotkeeper' | 'slotkeeper-cache';
 
 /** One way of serving the trace. */
 export interface Configuration {
@@ -73,9 +76,14 @@ async function startFront(config: Configuration, urls: readonly string[], reques
       const baseUrls = Array.from({ length: requests }, (_, n) => `${balancer.url}/req/${n}`);
       return { baseUrls, route: `least-loaded ${balancer.url} → ${urls.join(', ')}`, serverOf: (n) => servedBy.get(n) ?? -1, setup: {}, close: () => balancer.close() };
     }
-    case 'slotkeeper': {
+    case 'slotkeeper':
+    case 'slotkeeper-cache': {
       const ramCacheTokens = cacheRamTokens(config.cacheRamMiB);
-      const gateway = await startGateway(withDefaults({ port: 0, upstreams: urls.map((url) => ({ url, ramCacheTokens })) }), {
+      const cacheDir = config.front === 'slotkeeper-cache' ? await mkdtemp(join(tmpdir(), 'slotkeeper-bench-cache-')) : null;
+      const gateway = await startGateway(withDefaults({
+        port: 0, upstreams: urls.map((url) => ({ url, ramCacheTokens })),
+        ...(cacheDir !== null ? { responseCache: { enabled: true, dir: cacheDir } } : {}),
+      }), {
         // prom-client's process metrics would only add work to the bench process.
         defaultMetrics: false,
         log: (line) => log(`slotkeeper: ${line}`),
@@ -84,7 +92,11 @@ async function startFront(config: Configuration, urls: readonly string[], reques
       // Replay reads the server from the gateway's x-slotkeeper-upstream header (its config index).
       return {
         baseUrls: [gateway.url], route: `slotkeeper ${gateway.url} → ${urls.join(', ')}`,
-        serverOf: (i) => i, setup: { ramCacheTokens }, close: () => gateway.close(),
+        serverOf: (i) => i, setup: { ramCacheTokens, responseCache: cacheDir !== null },
+        close: async () => {
+          await gateway.close();
+          if (cacheDir !== null) await rm(cacheDir, { recursive: true, force: true });
+        },
       };
     }
   }

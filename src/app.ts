@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ErrorDialect, SlotkeeperError } from './errors.js';
 import type { RouteLabel } from './metrics.js';
 import type { RequestIds } from './request-id.js';
+import type { ResponseCache } from './response-cache/layer.js';
 import { sendError, sendJson } from './respond.js';
 import type { Router } from './router.js';
 import { type CompletionsDeps, handleCompletions } from './routes/completions.js';
@@ -18,6 +19,7 @@ export interface AppDeps extends RouteDeps {
   ids: RequestIds;
   pool: WorkerPool;
   router: Router;
+  cache: ResponseCache;
   /** Says whether a request carries the gateway's token (src/auth.ts). */
   authorized: (req: IncomingMessage) => boolean;
   /** Told about unexpected failures (internal_error), which clients only see as a code. */

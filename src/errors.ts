@@ -23,6 +23,8 @@ export const errorStatus = {
   // The request waited longer than limits.queueTimeoutMs for a slot.
   queue_timeout: 503,
   upstream_timeout: 504,
+  // x-slotkeeper-cache: only, and the response cache holds no answer (RFC 9111 §5.2.1.7: 504).
+  cache_miss: 504,
 } as const;
 
 /** A stable error code. */

@@ -1,5 +1,5 @@
-// Composition root: builds metrics, ids, the worker pool, the fleet, the lease queue and the
-// router, wires them into the app and serves it. Nothing else constructs these.
+// Composition root: builds metrics, ids, the worker pool, the fleet, the lease queue, the router
+// and the response cache, wires them into the app and serves it. Nothing else constructs these.
 import { createApp } from './app.js';
 import { createAuthCheck } from './auth.js';
 import type { Config } from './config/config.js';
@@ -10,6 +10,7 @@ import { LeaseQueue } from './leases/lease-queue.js';
 import { createMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
 import { createRequestIds } from './request-id.js';
+import { cacheKeySetup, ResponseCache } from './response-cache/layer.js';
 import { Router } from './router.js';
 import { listen, type RunningServer } from './runtime/http-server.js';
 import { createInlineAnalyzer, createWorkerPool, type WorkerPoolOptions } from './worker-pool.js';
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   onError?: (err: unknown, requestId: string | undefined) => void;
   /** Operational log lines (upstream state changes, verbose request lines). */
   log?: (line: string) => void;
+  /** Wall clock, ms since the epoch: response-cache TTLs and the disk tier's index. Default Date.now. */
+  now?: () => number;
 }
 
 /** A running gateway. */
@@ -40,6 +43,8 @@ export interface Gateway {
   readonly router: Router;
   /** The slot leases, for tests that check nothing stays held. */
   readonly leases: LeaseQueue;
+  /** The response cache, for tests and tools. */
+  readonly cache: ResponseCache;
   /** Stops accepting, drops connections, then stops probes, pools and workers. */
   close(): Promise<void>;
 }
@@ -53,12 +58,18 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     maxWaiting: config.limits.queueLength, timeoutMs: config.limits.queueTimeoutMs,
     order: config.queue.order, agingMsPerSecond: config.queue.agingMsPerSecond,
   });
-  const kv = config.kv.enabled ? new KvTier({ config, metrics: metrics.kv, now: Date.now, log }) : undefined;
+  const now = options.now ?? Date.now;
+  const kv = config.kv.enabled ? new KvTier({ config, metrics: metrics.kv, now, log }) : undefined;
   const router = new Router({ config, leases, metrics, now: () => performance.now(), ...(kv ? { kv } : {}) });
   const client = new UpstreamClient();
+  const cache = await ResponseCache.open(config.responseCache, {
+    metrics, now, onError: (err) => log(`response cache: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  const cacheKeys = cacheKeySetup(config.responseCache);
+  const analyzerSetup = { normalize: config.normalize, ...(cacheKeys ? { cacheKeys } : {}) };
   const pool = options.analysis === 'inline'
-    ? createInlineAnalyzer(config.normalize)
-    : createWorkerPool({ idleTimeout: defaults.workerIdleTimeoutMs, ...options.pool, normalize: config.normalize });
+    ? createInlineAnalyzer(analyzerSetup)
+    : createWorkerPool({ idleTimeout: defaults.workerIdleTimeoutMs, ...options.pool, ...analyzerSetup });
   metrics.observe({
     queueWaiting: () => leases.waiting(),
     workerQueue: () => pool.queueSize(),
@@ -67,7 +78,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   const authorized = createAuthCheck(config.authToken);
   const app = createApp({
-    config, metrics, client, fleet, pool, router, ids: createRequestIds(),
+    config, metrics, client, fleet, pool, router, cache, ids: createRequestIds(),
     authorized: (req) => authorized(req.headers),
     log,
     onError: options.onError,
@@ -81,7 +92,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const stopAll = async () => {
     fleet.close();
     client.close();
-    await pool.destroy();
+    await Promise.all([pool.destroy(), cache.close()]);
   };
   let server: RunningServer;
   try {
@@ -99,6 +110,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     fleet,
     router,
     leases,
+    cache,
     close() {
       // Server first, so no request arrives to find the pool gone.
       closing ??= server.close().then(saveHot).finally(stopAll);

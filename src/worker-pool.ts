@@ -3,6 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { type AnalyzeResult, type AnalyzeTask, type Route, type WorkerSetup, analyzeRequest } from '../workers/analyze.js';
+import { type CacheKeySetup, createCacheKeys } from '../workers/cache-keys.js';
 import { createNormalizer, defaultNormalizeConfig, type NormalizeConfig } from '../workers/normalize.js';
 import { defaults } from './defaults.js';
 
@@ -13,7 +14,14 @@ export type WorkerPoolOptions = Pick<
 > & {
   /** The normalization rules every worker applies (config `normalize`); the defaults when absent. */
   normalize?: NormalizeConfig;
+  /** The response cache's key settings (strip rules, suffix tier); absent when the cache is off. */
+  cacheKeys?: CacheKeySetup;
 };
+
+/** What every worker is set up with: {@link WorkerPoolOptions}' `normalize` and `cacheKeys`. */
+export type AnalyzerSetup = Pick<WorkerPoolOptions, 'normalize' | 'cacheKeys'>;
+
+const noCacheKeys: CacheKeySetup = { stripRules: [], suffixMessages: 0 };
 
 /** How to analyze one body; every field is optional. */
 export interface AnalyzeOptions {
@@ -25,6 +33,8 @@ export interface AnalyzeOptions {
   signal?: AbortSignal;
   /** Return before/after samples of each normalization (verbose logging). */
   samples?: boolean;
+  /** Compute the response cache's key material. */
+  cacheKeys?: boolean;
 }
 
 /** Runs CPU-bound request work off the main thread. */
@@ -67,14 +77,15 @@ function invalid(route: unknown, blockChars: unknown): TypeError | null {
  * The same analysis on the calling (main) thread, with the WorkerPool interface: for measuring
  * what the pool buys (bench/overhead.ts compares both in one run) and for embedding without threads.
  */
-export function createInlineAnalyzer(normalize: NormalizeConfig = defaultNormalizeConfig): WorkerPool {
-  const normalizer = createNormalizer(normalize);
+export function createInlineAnalyzer(setup: AnalyzerSetup = {}): WorkerPool {
+  const normalizer = createNormalizer(setup.normalize ?? defaultNormalizeConfig);
+  const keys = createCacheKeys(setup.cacheKeys ?? noCacheKeys);
   return {
-    async analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal, samples = false } = {}) {
+    async analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal, samples = false, cacheKeys = false } = {}) {
       const error = invalid(route, blockChars);
       if (error) throw error;
       signal?.throwIfAborted();
-      return analyzeRequest({ body, route, blockChars, samples }, normalizer);
+      return analyzeRequest({ body, route, blockChars, samples, cacheKeys }, normalizer, keys);
     },
     destroy: async () => {},
     queueSize: () => 0,
@@ -83,17 +94,17 @@ export function createInlineAnalyzer(normalize: NormalizeConfig = defaultNormali
 
 /** Creates the worker pool. */
 export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
-  const { normalize = defaultNormalizeConfig, ...piscinaOptions } = options;
-  const workerData: WorkerSetup = { normalize };
+  const { normalize = defaultNormalizeConfig, cacheKeys: keySetup, ...piscinaOptions } = options;
+  const workerData: WorkerSetup = { normalize, ...(keySetup ? { cacheKeys: keySetup } : {}) };
   const piscina = new Piscina<AnalyzeTask, AnalyzeResult>({ ...piscinaOptions, workerData, filename: analyzeWorker });
   return {
-    analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal, samples = false } = {}) {
+    analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal, samples = false, cacheKeys = false } = {}) {
       const error = invalid(route, blockChars);
       if (error) return Promise.reject(error);
       // transferList, not Piscina.move: move() only unwraps the task itself, not a field of it.
       // The result needs no unwrapping here: the worker's move() is undone on its side, so what
       // arrives is a plain AnalyzeResult whose ArrayBuffer and Float64Array live in this thread.
-      return piscina.run({ body, route, blockChars, samples }, { transferList: transferList(body), signal: signal ?? null });
+      return piscina.run({ body, route, blockChars, samples, cacheKeys }, { transferList: transferList(body), signal: signal ?? null });
     },
     destroy: () => piscina.destroy(),
     queueSize: () => piscina.queueSize,

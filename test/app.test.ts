@@ -1,5 +1,6 @@
 // The HTTP front: routing, errors, limits and ids, with the gateway forwarding to a fake
 // llama-server (the forwarding itself is proven against the real one in test/gateway.test.ts).
+import { ResponseCache } from '../src/response-cache/layer.js';
 import { request } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -192,6 +193,7 @@ setup(failures, async () => {
   const metrics = createMetrics();
   const handler = createApp({
     config, metrics, ids: createRequestIds(), pool: brokenPool, client: new UpstreamClient(),
+    cache: await ResponseCache.open(config.responseCache, { metrics }),
     router: new Router({ config, metrics, now: () => 0, leases: { acquire: () => Promise.reject(new Error('unused')), isBusy: () => false, waitingFor: () => 0 } }),
     fleet: { resolveModel: () => { throw new Error('unused'); }, reportFailure: () => {}, modelList: () => ({}) },
     authorized: () => true,

@@ -6,6 +6,7 @@
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { anthropicToOpenAI } from '../src/dialects/anthropic-to-openai.js';
 import { blockHashes } from './block-hash.js';
+import { type CacheKeyMaterial, type CacheKeys, type CacheKeySetup, createCacheKeys } from './cache-keys.js';
 import { canonicalPrompt } from './canonical.js';
 import { forwardBody } from './forward-body.js';
 import { createNormalizer, defaultNormalizeConfig, type NormalizeConfig, type Normalizer, type RuleApplied } from './normalize.js';
@@ -19,6 +20,8 @@ export type Route = 'chat' | 'completions' | 'messages' | 'count_tokens';
 /** What the pool hands every worker at start (piscina's workerData). */
 export interface WorkerSetup {
   normalize: NormalizeConfig;
+  /** The response cache's key settings; absent: the cache is off and no task asks for keys. */
+  cacheKeys?: CacheKeySetup;
 }
 
 /** The task: the raw request body, transferred (not copied) from the main thread. */
@@ -30,6 +33,8 @@ export interface AnalyzeTask {
   blockChars: number;
   /** Return the first 200 bytes before and after each normalization (verbose logging). */
   samples?: boolean;
+  /** Compute the response cache's key material (`cacheKeys` in the answer). */
+  cacheKeys?: boolean;
 }
 
 /** What the gateway learns from a request body. */
@@ -61,6 +66,8 @@ export interface AnalyzeSuccess {
   maxTokens: number | null;
   /** What each normalization rule that fired did. */
   normalized: RuleApplied[];
+  /** The response cache's key material, when the task asked for it. */
+  cacheKeys: CacheKeyMaterial | null;
 }
 
 /** A body the gateway cannot use; `code` is an ErrorCode from src/errors.ts. */
@@ -75,7 +82,9 @@ export type AnalyzeResult = AnalyzeSuccess | AnalyzeFailure;
 
 // Compiled once per worker from the config the pool was built with; on the main thread (inline
 // analysis, tests) piscina's workerData is undefined and the defaults apply.
-const workerNormalizer = createNormalizer((workerData as WorkerSetup | undefined)?.normalize ?? defaultNormalizeConfig);
+const setup = workerData as WorkerSetup | undefined;
+const workerNormalizer = createNormalizer(setup?.normalize ?? defaultNormalizeConfig);
+const workerCacheKeys = createCacheKeys(setup?.cacheKeys ?? { stripRules: [], suffixMessages: 0 });
 
 // fatal: JSON text must be UTF-8 (RFC 8259 §8.1); silently substituting U+FFFD would change
 // the prompt the client sent. The decoder also drops a leading byte order mark.
@@ -96,7 +105,7 @@ export default function analyze(task: AnalyzeTask): AnalyzeFailure | ReturnType<
 }
 
 /** Analyzes a body in the calling thread and returns plain data. */
-export function analyzeRequest(task: AnalyzeTask, normalizer: Normalizer = workerNormalizer): AnalyzeResult {
+export function analyzeRequest(task: AnalyzeTask, normalizer: Normalizer = workerNormalizer, keysOf: CacheKeys = workerCacheKeys): AnalyzeResult {
   try {
     const bytes = task.body.byteLength;
     let text: string;
@@ -117,6 +126,8 @@ export function analyzeRequest(task: AnalyzeTask, normalizer: Normalizer = worke
     const client = parsed as Record<string, unknown>;
     // Before anything reads the body: what is hashed and read must be what is forwarded.
     const normalized = normalizer.normalize(client, task.route, task.samples === true);
+    // Hashed now: forwardBody may hand the raw buffer back, and translation makes a new body.
+    const cacheKeys = task.cacheKeys === true ? keysOf(task.body, client, task.route !== 'count_tokens') : null;
     let body = client;
     let changed = normalized.length > 0;
     if (task.route === 'messages') {
@@ -154,6 +165,7 @@ export function analyzeRequest(task: AnalyzeTask, normalizer: Normalizer = worke
       clientSlot: isNonNegativeInteger(idSlot) ? idSlot : null,
       maxTokens: isNonNegativeInteger(budget) && budget > 0 ? budget : null,
       normalized,
+      cacheKeys,
     };
   } catch (err) {
     // A throw would reach the main side as an Error class piscina re-creates; keep the contract.

@@ -1,5 +1,5 @@
 // Pure figures over one configuration's run: what the table and the plots show.
-import type { ConfigResult, RequestRecord } from '../results.js';
+import { type ConfigResult, type RequestRecord, servedByCache } from '../results.js';
 
 /** The /metrics counters the report reads. */
 export const METRIC = {
@@ -15,6 +15,8 @@ export type Source = 'records' | 'metrics' | null;
 export interface Summary {
   name: string;
   requests: number;
+  /** Requests that reached a server: all but those the response cache answered. */
+  upstreamCalls: number;
   errors: number;
   /** Prompt tokens llama-server evaluated. */
   promptEvaluated: number | null;
@@ -114,6 +116,7 @@ export function summarize(result: ConfigResult): Summary {
   return {
     name: result.name,
     requests: records.length,
+    upstreamCalls: records.filter((r) => !servedByCache(r.cache)).length,
     errors: records.length - ok.length,
     promptEvaluated: prompt.value,
     promptSource: prompt.source,

@@ -3,7 +3,7 @@ import type { ConfigResult } from '../results.js';
 import { MISSING, formatInt, formatRatio, formatSeconds } from './format.js';
 import { type Source, type Summary, summarize } from './stats.js';
 
-const HEADER = ['configuration', 'requests', 'errors', 'prompt tokens evaluated', '÷ oracle', 'cached tokens', 'reuse per turn p50 / mean', 'TTFB p50 / p95', 'latency p50 / p95', 'wall time'];
+const HEADER = ['configuration', 'requests', 'upstream calls', 'errors', 'prompt tokens evaluated', '÷ oracle', 'cached tokens', 'reuse per turn p50 / mean', 'TTFB p50 / p95', 'latency p50 / p95', 'wall time'];
 /** Numbers align right, names left. */
 const ALIGN = HEADER.map((_, i) => (i === 0 ? ':---' : '---:'));
 /** Marks a total read from /metrics, explained under the table. */
@@ -21,6 +21,7 @@ function cells(s: Summary): string[] {
   return [
     escapeCell(s.name),
     formatInt(s.requests),
+    formatInt(s.upstreamCalls),
     formatInt(s.errors),
     marked(s.promptEvaluated, s.promptSource),
     formatRatio(s.ratio),

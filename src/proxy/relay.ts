@@ -1,10 +1,10 @@
-// Passes an upstream response on to the client as it arrives, with backpressure both ways: when
-// the client is slow the upstream is paused, when the client goes away the upstream is cut.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// Passes an upstream response on as it arrives, with backpressure both ways: when the receiver
+// is congested the upstream is paused, when the signal aborts (the client, or every client of a
+// coalesced flight, went away) the upstream is cut.
+import { Buffer } from 'node:buffer';
+import type { IncomingMessage } from 'node:http';
+import type { ResponseSink } from './sink.js';
 import type { TimingsTap } from './timings.js';
-
-// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never relayed.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
 /** Rewrites a body as it passes (dialect translation); the relay keeps its backpressure. */
 export interface BodyTransform {
@@ -20,52 +20,59 @@ export interface BodyTransform {
 export interface RelayOptions {
   /** Longest silence from the upstream mid-body, ms; the stream is cut after. */
   idleTimeoutMs: number;
+  /** Aborting it cuts the upstream. */
+  signal: AbortSignal;
   /** Sees every chunk (reads timings). */
   tap?: TimingsTap;
-  /** Called once, when the first body byte is written to the client. */
+  /** Called once, when the first body byte is handed to the sink. */
   onFirstByte?: () => void;
   /** Rewrites the body on its way (sees upstream bytes after the tap). */
   transform?: BodyTransform;
+  /** Headers added to the upstream's (where the request ran). */
+  extraHeaders?: Readonly<Record<string, string>>;
 }
 
 /** How a relay ended. */
 export interface RelayResult {
-  /** True when the upstream body ended normally and the client got all of it. */
+  /** True when the upstream body ended normally and all of it was handed to the sink. */
   complete: boolean;
 }
 
-/** Copies status, headers and body from `upstream` to `res`. Never rejects. */
-export function relay(upstream: IncomingMessage, res: ServerResponse, options: RelayOptions): Promise<RelayResult> {
-  const { transform } = options;
-  for (const [name, value] of Object.entries(upstream.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name)) continue;
-    if (transform && (name === 'content-length' || name === 'content-type')) continue;
-    res.setHeader(name, value);
+/** Copies status, headers and body from `upstream` into `sink`. Never rejects. */
+export function relay(upstream: IncomingMessage, sink: ResponseSink, options: RelayOptions): Promise<RelayResult> {
+  const { transform, signal } = options;
+  const headers: Record<string, string | string[] | undefined> = { ...upstream.headers, ...options.extraHeaders };
+  if (transform) {
+    delete headers['content-length'];
+    headers['content-type'] = transform.contentType;
   }
-  if (transform) res.setHeader('content-type', transform.contentType);
-  res.writeHead(upstream.statusCode ?? 502);
-  // Flush headers now: for a stream the client learns at once that the upstream accepted it.
-  res.flushHeaders();
+  sink.head(upstream.statusCode ?? 502, headers);
 
   return new Promise((resolve) => {
     let first = true;
     let done = false;
+    const firstByte = () => {
+      if (!first) return;
+      first = false;
+      options.onFirstByte?.();
+    };
     const finish = (complete: boolean) => {
       if (done) return;
       done = true;
       clearTimeout(idle);
       upstream.off('data', onData);
-      res.off('close', onClientClose);
+      signal.removeEventListener('abort', onAbort);
       if (complete) {
         const tail = transform?.end() ?? '';
-        if (tail !== '' && first) options.onFirstByte?.();
-        res.end(tail);
-        resolve({ complete: !res.destroyed });
+        if (tail !== '') {
+          firstByte();
+          sink.write(Buffer.from(tail));
+        }
+        sink.end();
       } else {
         upstream.destroy();
-        res.destroy();
-        resolve({ complete: false });
       }
+      resolve({ complete });
     };
     const idle = setTimeout(() => finish(false), options.idleTimeoutMs);
     const onData = (chunk: Buffer) => {
@@ -74,16 +81,15 @@ export function relay(upstream: IncomingMessage, res: ServerResponse, options: R
       const out = transform ? transform.write(chunk) : chunk;
       if (out === null) return finish(false);
       if (out.length === 0) return;
-      if (first) {
-        first = false;
-        options.onFirstByte?.();
-      }
-      if (!res.write(out)) {
+      firstByte();
+      if (!sink.write(typeof out === 'string' ? Buffer.from(out) : out)) {
         upstream.pause();
-        res.once('drain', () => upstream.resume());
+        sink.onDrain(() => upstream.resume());
       }
     };
-    const onClientClose = () => finish(false);
+    const onAbort = () => finish(false);
+    if (signal.aborted) return finish(false);
+    signal.addEventListener('abort', onAbort, { once: true });
     upstream.on('data', onData);
     upstream.once('end', () => finish(true));
     // 'aborted' on older runtimes, 'error' or a premature 'close' on newer ones: all mean the body is cut.
@@ -91,6 +97,5 @@ export function relay(upstream: IncomingMessage, res: ServerResponse, options: R
     upstream.once('close', () => {
       if (!upstream.complete) finish(false);
     });
-    res.once('close', onClientClose);
   });
 }

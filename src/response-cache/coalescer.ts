@@ -6,20 +6,16 @@
 // listener sets the pace and one slow client cannot stall the others; a listener whose unsent
 // bytes pass `listenerBufferBytes` is cut. With a single listener this is exactly relay.ts:
 // pause when the client is full, resume when it drains.
-import type { HeaderBag, Recording } from './recorder.js';
+import type { HeaderBag, ResponseSink } from '../proxy/sink.js';
+import type { Recording } from './recorder.js';
 import { ResponseRecorder } from './recorder.js';
 
-/** Where an upstream call writes its response; given to the caller's `runUpstream`. */
-export interface UpstreamSink {
-  /** Status and headers, once, before any chunk. */
-  head(status: number, headers: HeaderBag): void;
-  /** A body chunk. False: every listener is congested; wait for {@link onDrain} before writing more. */
-  write(chunk: Uint8Array): boolean;
-  /** Calls `fn` once, when writing may go on (a listener drained or left). */
-  onDrain(fn: () => void): void;
-  /** The upstream body ended normally. Not calling it before the call settles means the body was cut. */
-  end(): void;
-}
+/**
+ * Where an upstream call writes its response; given to the caller's `runUpstream`. `write` is
+ * false when every listener is congested; `onDrain` fires when one drains or leaves; not calling
+ * `end` before the call settles means the body was cut.
+ */
+export type UpstreamSink = ResponseSink;
 
 /** Performs the real upstream call, writing into `sink`; `signal` aborts it. */
 export type RunUpstream = (signal: AbortSignal, sink: UpstreamSink) => Promise<void>;
@@ -208,6 +204,7 @@ export class Flight {
 /** The flights in progress, by key. */
 export class Coalescer {
   private readonly flights = new Map<string, Flight>();
+  private readonly running = new Set<Promise<void>>();
   private readonly options: CoalescerOptions;
 
   constructor(options: CoalescerOptions) {
@@ -235,14 +232,21 @@ export class Coalescer {
     // A flight replaced under the same key (one that could not take joiners) keeps running on its own.
     this.flights.set(key, flight);
     flight.join(listener);
-    void flight.run(runUpstream)
+    const running: Promise<void> = flight.run(runUpstream)
       .then((recording) => (recording.complete ? settle(recording) : undefined))
       .catch((err: unknown) => this.options.onError?.(err))
       .finally(() => {
         flight.close();
         if (this.flights.get(key) === flight) this.flights.delete(key);
+        this.running.delete(running);
       });
+    this.running.add(running);
     return flight;
+  }
+
+  /** Resolves once every flight started so far (and any started meanwhile) has ended and stored its answer. */
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.all(this.running);
   }
 
   /** The flight for `key`, for tests and the leave path. */

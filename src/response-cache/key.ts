@@ -42,9 +42,14 @@ export interface BodyDigest {
   sha256: string;
 }
 
-/** {@link BodyDigest} of raw bytes. */
-export function bodyDigest(rawBody: Uint8Array): BodyDigest {
-  return { sha256: createHash('sha256').update(rawBody).digest('hex') };
+/** {@link BodyDigest} of raw bytes, or of a string's UTF-8. */
+export function bodyDigest(body: Uint8Array | string): BodyDigest {
+  return { sha256: createHash('sha256').update(body).digest('hex') };
+}
+
+/** What the normalized tier keys on: the canonical body after every strip rule, by digest. */
+export function normalizedDigest(normalizedBody: string, stripRules: readonly StripRule[]): BodyDigest {
+  return bodyDigest(applyStripRules(normalizedBody, stripRules));
 }
 
 /**
@@ -55,14 +60,17 @@ export function exactKey(scope: KeyScope, rawBody: Uint8Array | BodyDigest): Cac
   return digest(scope, 'exact', (rawBody instanceof Uint8Array ? bodyDigest(rawBody) : rawBody).sha256);
 }
 
-/** The normalized tier: the caller's canonical body, then every strip rule in order. */
-export function normalizedKey(scope: KeyScope, normalizedBody: string, stripRules: readonly StripRule[]): CacheKey {
-  return digest(scope, 'normalized', applyStripRules(normalizedBody, stripRules));
+/**
+ * The normalized tier: the caller's canonical body with every strip rule applied, or its
+ * {@link normalizedDigest} (computed in a worker, where the body is parsed).
+ */
+export function normalizedKey(scope: KeyScope, normalized: string | BodyDigest, stripRules: readonly StripRule[]): CacheKey {
+  return digest(scope, 'normalized', (typeof normalized === 'string' ? normalizedDigest(normalized, stripRules) : normalized).sha256);
 }
 
-/** The suffix tier: a string from {@link suffixView}. */
-export function suffixKey(scope: KeyScope, suffixBody: string): CacheKey {
-  return digest(scope, 'suffix', suffixBody);
+/** The suffix tier: a string from {@link suffixView}, or its {@link bodyDigest}. */
+export function suffixKey(scope: KeyScope, suffix: string | BodyDigest): CacheKey {
+  return digest(scope, 'suffix', (typeof suffix === 'string' ? bodyDigest(suffix) : suffix).sha256);
 }
 
 /** Applies strip rules in order (each replaces every match: the patterns are made global). */
@@ -99,7 +107,7 @@ export function suffixView(body: Readonly<Record<string, unknown>>, n: number): 
 // Every field is length-prefixed, so no choice of values can make two scopes hash the same bytes.
 function digest(scope: KeyScope, tier: CacheTier, body: Uint8Array | string): CacheKey {
   const hash = createHash('sha256');
-  field(hash, 'slotkeeper-response-cache/1');
+  field(hash, 'slotkeeper-response-cache/2');
   field(hash, tier);
   field(hash, scope.route);
   field(hash, scope.dialect);

@@ -1,21 +1,22 @@
 // The response cache as routes see it: one call per request that answers a hit from the store,
 // or runs the route's upstream call once for every identical request in flight, streams it live
 // to all of them and stores it when it completes.
-import { Buffer } from 'node:buffer';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { ResponseCacheConfig } from '../config/config.js';
+import type { CacheKeySetup } from '../../workers/cache-keys.js';
 import { defaults } from '../defaults.js';
 import { SlotkeeperError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import { Coalescer, type Flight, type Listener, type RunUpstream, type UpstreamSink } from './coalescer.js';
+import { clientSink, endToEndHeaders, type HeaderBag } from '../proxy/sink.js';
+import { Coalescer, type Flight, type Listener, type RunUpstream } from './coalescer.js';
 import { type BodyDigest, type CacheTier, compileStripRules, exactKey, hitLabel, type KeyScope, normalizedKey, type StripRule, suffixKey } from './key.js';
 import { DIRECTIVE_HEADER, decide, effectiveSettings, parseDirective } from './policy.js';
-import type { HeaderBag, Recording } from './recorder.js';
+import type { Recording } from './recorder.js';
 import { ResponseStore } from './store.js';
 
 export type { RunUpstream, UpstreamSink } from './coalescer.js';
 
-export { bodyDigest, suffixView } from './key.js';
+export { bodyDigest, normalizedDigest, suffixView } from './key.js';
 export { isSampling } from './policy.js';
 
 /** One request, as the route knows it once the body is read and analysed. */
@@ -25,12 +26,12 @@ export interface CacheRequest {
   dialect: 'openai' | 'anthropic';
   /** The model the request resolved to. */
   model: string;
-  /** The body exactly as the client sent it, or its {@link bodyDigest} (computed in a worker). */
-  rawBody: Uint8Array | BodyDigest;
-  /** The canonical normalized body (workers/normalize.ts); null: no normalized tier for this request. */
-  normalizedBody?: string | null;
-  /** `suffixView(body, config.responseCache.suffixMessages)`; null: no suffix tier. */
-  suffixBody?: string | null;
+  /** The body exactly as the client sent it, or its {@link bodyDigest} (computed in a worker); null when the cache is off and nothing was hashed. */
+  rawBody: Uint8Array | BodyDigest | null;
+  /** The canonical normalized body (workers/normalize.ts), or its `normalizedDigest`; null: no normalized tier for this request. */
+  normalizedBody?: string | BodyDigest | null;
+  /** `suffixView(body, config.responseCache.suffixMessages)`, or its `bodyDigest`; null: no suffix tier. */
+  suffixBody?: string | BodyDigest | null;
   /** `isSampling(body)`. */
   sampling: boolean;
   /** The client's request headers (x-slotkeeper-cache, anthropic-version, anthropic-beta). */
@@ -45,7 +46,7 @@ export interface CacheContext {
 }
 
 /** How a request was answered; also the `x-cache` header, except BYPASS without one when the cache is off. */
-export type CacheOutcome = 'HIT' | 'HIT-NORM' | 'HIT-SUFFIX' | 'MISS' | 'COALESCED' | 'BYPASS' | 'ONLY-MISS';
+export type CacheOutcome = 'HIT' | 'HIT-NORM' | 'HIT-SUFFIX' | 'MISS' | 'COALESCED' | 'BYPASS';
 
 /** The metrics the layer records. */
 export type ResponseCacheMetrics = Pick<Metrics, 'cacheHits' | 'cacheMisses' | 'cacheCoalesced' | 'cacheBytes'
@@ -59,9 +60,6 @@ export interface ResponseCacheDeps {
   /** Told when storing an answer fails; clients never see it. */
   onError?: (err: unknown) => void;
 }
-
-// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never relayed.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
 /** The response cache: store, coalescer and policy behind one call. */
 export class ResponseCache {
@@ -88,9 +86,8 @@ export class ResponseCache {
    * for something (globally, or for a route or model); otherwise every request goes straight through.
    */
   static async open(config: ResponseCacheConfig, deps: ResponseCacheDeps): Promise<ResponseCache> {
-    const anyOn = config.enabled || [...Object.values(config.routes), ...Object.values(config.models)].some((o) => o.enabled === true);
     let cache: ResponseCache | undefined;
-    const store = anyOn
+    const store = cacheKeySetup(config) !== null
       ? await ResponseStore.open({
         dir: config.dir, maxBytes: config.maxBytes, memoryBytes: config.memoryBytes, now: deps.now,
         indexFlushMs: defaults.responseCacheIndexFlushMs,
@@ -103,6 +100,11 @@ export class ResponseCache {
     cache = new ResponseCache(config, store, deps);
     cache.updateGauges();
     return cache;
+  }
+
+  /** The cache is on for something: requests should come with their key material. */
+  get active(): boolean {
+    return this.store !== null;
   }
 
   /** The store, for tools and tests; null when the cache is off everywhere. */
@@ -135,9 +137,9 @@ export class ResponseCache {
     const store = this.store;
     const mark = settings.enabled || directive !== null;
 
-    if (store === null || (decision.lookup.length === 0 && !decision.coalesce)) {
-      if (decision.onMiss === 'refuse') return this.refuse(ctx, request);
-      const sink = directSink(ctx.res, mark ? 'BYPASS' : null);
+    if (store === null || request.rawBody === null || (decision.lookup.length === 0 && !decision.coalesce)) {
+      if (decision.onMiss === 'refuse') throw refusal(ctx);
+      const sink = clientSink(ctx.res, mark ? { 'x-cache': 'BYPASS' } : {});
       try {
         await runUpstream(ctx.signal, sink);
       } finally {
@@ -149,11 +151,12 @@ export class ResponseCache {
     }
 
     const scope = scopeOf(request);
+    const rawBody = request.rawBody;
     const keys = new Map<CacheTier, string>();
     const keyOf = (tier: CacheTier): string => {
       let key = keys.get(tier);
       if (key === undefined) {
-        key = tier === 'exact' ? exactKey(scope, request.rawBody)
+        key = tier === 'exact' ? exactKey(scope, rawBody)
           : tier === 'normalized' ? normalizedKey(scope, request.normalizedBody ?? '', this.stripRules)
             : suffixKey(scope, request.suffixBody ?? '');
         keys.set(tier, key);
@@ -173,7 +176,7 @@ export class ResponseCache {
       if (hit.meta.prefillSeconds !== null) this.metrics.cachePrefillSecondsSaved.inc(hit.meta.prefillSeconds);
       return label;
     }
-    if (decision.onMiss === 'refuse') return this.refuse(ctx, request);
+    if (decision.onMiss === 'refuse') throw refusal(ctx);
 
     // From here to start() nothing awaits: joining or starting a flight is one synchronous step.
     const flightKey = keyOf('exact');
@@ -191,8 +194,14 @@ export class ResponseCache {
     return leader.finished(ctx.signal, () => flight.leave(leader), 'MISS');
   }
 
-  /** Writes the index and waits for pending file work. */
+  /** Resolves once every upstream call in flight has ended and its answer, if complete, is stored. */
+  settled(): Promise<void> {
+    return this.coalescer.settled();
+  }
+
+  /** Waits for flights to store their answers, then writes the index and waits for pending file work. */
   async close(): Promise<void> {
+    await this.coalescer.settled();
     await this.store?.close();
   }
 
@@ -212,19 +221,24 @@ export class ResponseCache {
     this.metrics.cacheBytes.set(this.store?.bytes ?? 0);
     this.metrics.cacheEntries.set(this.store?.size ?? 0);
   }
+}
 
-  // RFC 9111 §5.2.1.7: only-if-cached with nothing stored answers 504. errors.ts has no code for
-  // it yet, so it is written here: `cache_miss`, in the request's dialect.
-  private refuse(ctx: CacheContext, request: CacheRequest): CacheOutcome {
-    const message = `slotkeeper: ${DIRECTIVE_HEADER}: only, and the response cache holds no answer for this request`;
-    const body = request.dialect === 'anthropic'
-      ? { type: 'error', error: { type: 'api_error', message } }
-      : { error: { message, type: 'server_error', code: 'cache_miss' } };
-    const text = JSON.stringify(body);
-    ctx.res.writeHead(504, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-cache': 'MISS' });
-    ctx.res.end(text);
-    return 'ONLY-MISS';
-  }
+/**
+ * What workers need to compute key material (workers/cache-keys.ts); null when the cache is off
+ * everywhere, so no request pays for hashing. The suffix tier counts only where some setting has it on.
+ */
+export function cacheKeySetup(config: ResponseCacheConfig): CacheKeySetup | null {
+  const overrides = [...Object.values(config.routes), ...Object.values(config.models)];
+  if (!config.enabled && !overrides.some((o) => o.enabled === true)) return null;
+  const suffix = config.tiers.suffix || overrides.some((o) => o.tiers?.suffix === true);
+  return { stripRules: config.stripRules, suffixMessages: suffix ? config.suffixMessages : 0 };
+}
+
+// RFC 9111 §5.2.1.7: only-if-cached with nothing stored answers 504; the error handler renders it
+// in the request's dialect, still marked as a miss.
+function refusal(ctx: CacheContext): SlotkeeperError {
+  if (!ctx.res.headersSent) ctx.res.setHeader('x-cache', 'MISS');
+  return new SlotkeeperError('cache_miss', `slotkeeper: ${DIRECTIVE_HEADER}: only, and the response cache holds no answer for this request`);
 }
 
 function scopeOf(request: CacheRequest): KeyScope {
@@ -238,36 +252,6 @@ function scopeOf(request: CacheRequest): KeyScope {
   };
 }
 
-function responseHeaders(headers: HeaderBag, xCache: string | null): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value as OutgoingHttpHeaders[string];
-  }
-  if (xCache !== null) out['x-cache'] = xCache;
-  return out;
-}
-
-/** A sink straight to one client (no cache): relay.ts's behaviour. */
-function directSink(res: ServerResponse, xCache: string | null): UpstreamSink & { started: boolean; ended: boolean } {
-  const sink = {
-    started: false,
-    ended: false,
-    head(status: number, headers: HeaderBag) {
-      sink.started = true;
-      res.writeHead(status, responseHeaders(headers, xCache));
-      res.flushHeaders();
-    },
-    write: (chunk: Uint8Array) => res.write(chunk),
-    onDrain: (fn: () => void) => {
-      res.once('drain', fn);
-    },
-    end: () => {
-      sink.ended = true;
-      res.end();
-    },
-  };
-  return sink;
-}
 
 /** A client listening to a flight. */
 class ResponseListener implements Listener {
@@ -287,7 +271,7 @@ class ResponseListener implements Listener {
   }
 
   head(status: number, headers: HeaderBag): void {
-    this.res.writeHead(status, responseHeaders(headers, this.xCache));
+    this.res.writeHead(status, endToEndHeaders(headers, { 'x-cache': this.xCache }));
     this.res.flushHeaders();
   }
 

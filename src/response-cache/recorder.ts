@@ -2,6 +2,7 @@
 // at the end whether it is complete enough to store: a 200 JSON body that ended, or an SSE
 // stream whose last event is its dialect's terminal one.
 import { Buffer } from 'node:buffer';
+import type { HeaderBag } from '../proxy/sink.js';
 import type { StoredResponse } from './entry-file.js';
 
 /** Headers a stored response keeps; the rest belong to the connection or the moment. */
@@ -10,8 +11,6 @@ const KEPT_HEADERS = ['content-type', 'content-encoding', 'content-language'] as
 // The terminal event is the stream's last; this much of its end is enough to find it.
 const TAIL_BYTES = 1024;
 
-/** Response headers as received (node:http's shape). */
-export type HeaderBag = Readonly<Record<string, string | readonly string[] | number | undefined>>;
 
 /** Why a recorded response is not stored. */
 export type IncompleteReason = 'status' | 'content-type' | 'oversize' | 'unterminated' | 'cut';

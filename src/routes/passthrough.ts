@@ -2,7 +2,8 @@
 // request's model. No slot is chosen: these routes either use none or pick their own.
 import { Buffer } from 'node:buffer';
 import { readBody } from '../body-limit.js';
-import { type BodyTransform, relay } from '../proxy/relay.js';
+import { type BodyTransform, type RelayResult, relay } from '../proxy/relay.js';
+import { clientSink, type ResponseSink } from '../proxy/sink.js';
 import { type RequestContext, type RouteDeps, type RouteUpstream, upstreamHeaders } from './context.js';
 
 // The model of a passthrough body is read on the main thread; bodies this small parse in well
@@ -26,29 +27,34 @@ async function forward(ctx: RequestContext, deps: RouteDeps, declaredLength: num
   const model = url.searchParams.get('model') ?? (body ? modelOf(body) : null);
   const { model: resolved, upstreams } = deps.fleet.resolveModel(model);
   ctx.model = resolved;
-  await sendAndRelay(ctx, deps, upstreams[turn() % upstreams.length]!, { path: url.pathname + url.search, method: req.method ?? 'GET', body });
+  const { complete } = await sendAndRelay(ctx, deps, upstreams[turn() % upstreams.length]!,
+    { path: url.pathname + url.search, method: req.method ?? 'GET', body }, { signal: ctx.signal, sink: clientSink(ctx.res) });
+  // The body was cut: so is the client's, which is the only way left to say so mid-body.
+  if (!complete) ctx.res.destroy();
 }
 
 /**
- * Sends one request to `upstream` and relays its answer, optionally rewritten by the transform
- * `transformFor(status)` picks; a connection failure drains the upstream. For routes that use no slot.
+ * Sends one request to `upstream` and relays its answer into `call.sink`, optionally rewritten by
+ * the transform `transformFor(status)` picks; a connection failure drains the upstream. For routes
+ * that use no slot.
  */
 export async function sendAndRelay(
   ctx: RequestContext, deps: RouteDeps, upstream: RouteUpstream,
   request: { path: string; method: string; body?: Uint8Array },
+  call: { signal: AbortSignal; sink: ResponseSink },
   transformFor?: (status: number) => BodyTransform | undefined,
-): Promise<void> {
+): Promise<RelayResult> {
   const upstreamRes = await deps.client.send({
     base: upstream.url, path: request.path, method: request.method,
     headers: upstreamHeaders(ctx, upstream, deps.config),
     ...(request.body ? { body: [request.body] } : {}),
-    signal: ctx.signal, headersTimeoutMs: deps.config.limits.upstreamHeadersTimeoutMs,
+    signal: call.signal, headersTimeoutMs: deps.config.limits.upstreamHeadersTimeoutMs,
   }).catch((err: unknown) => {
     deps.fleet.reportFailure(upstream, err);
     throw err;
   });
   const transform = transformFor?.(upstreamRes.statusCode ?? 502);
-  await relay(upstreamRes, ctx.res, { idleTimeoutMs: deps.config.limits.upstreamIdleTimeoutMs, transform });
+  return relay(upstreamRes, call.sink, { idleTimeoutMs: deps.config.limits.upstreamIdleTimeoutMs, signal: call.signal, transform });
 }
 
 function modelOf(body: Uint8Array): string | null {

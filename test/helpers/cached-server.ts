@@ -12,7 +12,7 @@ import { sendError } from '../../src/respond.js';
 import { suffixView } from '../../src/response-cache/key.js';
 import { type CacheOutcome, ResponseCache } from '../../src/response-cache/layer.js';
 import { isSampling } from '../../src/response-cache/policy.js';
-import { relayToSink } from '../../src/response-cache/sink-relay.js';
+import { relay } from '../../src/proxy/relay.js';
 
 /** A running cached front. */
 export interface CachedServer {
@@ -63,7 +63,7 @@ export async function startCachedServer(upstream: string, config: ResponseCacheC
           base: upstream, path: route, method: 'POST', signal, headersTimeoutMs: 60_000,
           headers: { 'content-type': 'application/json' }, body: [raw],
         });
-        await relayToSink(upstreamRes, sink, { idleTimeoutMs: 60_000, signal, extraHeaders: { 'x-slotkeeper-upstream': '0' } });
+        await relay(upstreamRes, sink, { idleTimeoutMs: 60_000, signal, extraHeaders: { 'x-slotkeeper-upstream': '0' } });
       });
       outcomes.push(outcome);
     })().catch((err: unknown) => {

@@ -48,4 +48,23 @@ piscina('the workers apply the normalization config the pool was built with (wor
   }
 });
 
+piscina('the workers hash with the response cache\'s strip rules the pool was built with (workerData)', async () => {
+  const keyed = createWorkerPool({
+    minThreads: 1, maxThreads: 1, cacheKeys: { stripRules: [{ pattern: '\\d{4}-\\d{2}-\\d{2}', replacement: 'DATE', flags: '' }], suffixMessages: 0 },
+  });
+  try {
+    const digests = await Promise.all(['2026-11-21', '2026-11-22'].map(async (day) => {
+      const body = { temperature: 0, messages: [{ role: 'system', content: `Today is ${day}.` }] };
+      const result = await keyed.analyze(new TextEncoder().encode(JSON.stringify(body)).buffer, { cacheKeys: true });
+      if (!result.ok || result.cacheKeys === null) throw new Error('no key material');
+      assert.not.ok(result.cacheKeys.sampling);
+      return result.cacheKeys;
+    }));
+    assert.is(digests[0]!.normalized.sha256, digests[1]!.normalized.sha256);
+    assert.is.not(digests[0]!.raw.sha256, digests[1]!.raw.sha256);
+  } finally {
+    await keyed.destroy();
+  }
+});
+
 piscina.run();

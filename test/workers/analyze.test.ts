@@ -57,6 +57,7 @@ reading('reports model, stream, size and the routing facts', () => {
     clientSlot: null,
     maxTokens: null,
     normalized: [],
+    cacheKeys: null,
   });
 });
 

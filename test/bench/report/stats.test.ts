@@ -44,7 +44,7 @@ stats('sums per-request tokens and takes percentiles of successful requests', ()
   const s = summarize(twoConfigs()[0]!);
   assert.equal(s, {
     name: 'llama-server alone, --cache-ram default',
-    requests: 4, errors: 0,
+    requests: 4, upstreamCalls: 4, errors: 0,
     promptEvaluated: 650, promptSource: 'records',
     cached: 170, cachedSource: 'records',
     oracle: 190, ratio: 650 / 190,
@@ -82,6 +82,15 @@ stats('no ratio when the oracle is 0 or partly missing', () => {
   const partial = summarize(config('partial', [record({ oracleN: 10 }), record({ step: 1, oracleN: null })]));
   assert.is(partial.oracle, null);
   assert.is(partial.ratio, null);
+});
+
+stats('answers the response cache gave are not upstream calls', () => {
+  const s = summarize(config('rerun', [
+    record({ cache: 'MISS' }), record({ step: 1, cache: 'HIT' }), record({ step: 2, cache: 'COALESCED' }),
+    record({ step: 3, cache: 'HIT-NORM' }), record({ step: 4, cache: 'BYPASS' }), record({ step: 5 }),
+  ]));
+  assert.is(s.requests, 6);
+  assert.is(s.upstreamCalls, 3);
 });
 
 stats('an empty run summarizes without NaN', () => {

@@ -25,12 +25,12 @@ table('formats numbers for people, whatever the locale', () => {
 table('one row per configuration with its figures', () => {
   const md = markdownTable(twoConfigs());
   const lines = md.trimEnd().split('\n');
-  assert.is(cellsOf(lines[0]!).length, 10);
+  assert.is(cellsOf(lines[0]!).length, 11);
   assert.match(lines[1]!, /^\| :--- \| ---: \|/);
   const rows = lines.filter((l) => l.startsWith('| llama-server'));
   assert.is(rows.length, 2);
-  assert.equal(cellsOf(rows[0]!), ['llama-server alone, --cache-ram default', '4', '0', '650', '3.42×', '170', '0.0 % / 45.0 %', '0.30 / 0.50 s', '1.50 / 12.5 s', '17.0 s']);
-  assert.equal(cellsOf(rows[1]!), ['llama-server alone, --cache-ram 64', '4', '1', '190 †', '1.00×', '300 †', '100.0 % / 100.0 %', '0.18 / 0.25 s', '1.10 / 1.20 s', '1,234.6 s']);
+  assert.equal(cellsOf(rows[0]!), ['llama-server alone, --cache-ram default', '4', '4', '0', '650', '3.42×', '170', '0.0 % / 45.0 %', '0.30 / 0.50 s', '1.50 / 12.5 s', '17.0 s']);
+  assert.equal(cellsOf(rows[1]!), ['llama-server alone, --cache-ram 64', '4', '4', '1', '190 †', '1.00×', '300 †', '100.0 % / 100.0 %', '0.18 / 0.25 s', '1.10 / 1.20 s', '1,234.6 s']);
 });
 
 table('notes the oracle total and the /metrics fallback under the table', () => {
@@ -42,7 +42,7 @@ table('notes the oracle total and the /metrics fallback under the table', () => 
 
 table('escapes a pipe in a name and survives an empty run', () => {
   const md = markdownTable([config('a | b', []), config('none', [record({ oracleN: null, promptN: null })])]);
-  assert.ok(md.includes('| a \\| b | 0 | 0 | 0 | — | 0 | — | — | — | 10.0 s |'), md);
+  assert.ok(md.includes('| a \\| b | 0 | 0 | 0 | 0 | — | 0 | — | — | — | 10.0 s |'), md);
   assert.match(md, /Oracle: unknown/);
   assert.not.match(md, /NaN|undefined|null/);
   assert.is(markdownTable([]).split('\n').filter((l) => l.startsWith('|')).length, 2);
