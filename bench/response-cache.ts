@@ -1,7 +1,8 @@
 // `npm run build && node dist/bench/response-cache.js [--quick]`
-// The response cache over real HTTP (test/helpers/cached-server.ts, the layer wired as a route
-// would wire it, before the fake llama-server):
-//   1. latency one request at a time for 1 KB and 100 KB answers: straight to the fake, a miss
+// The response cache over real HTTP, in the gateway itself (body read, worker analysis and
+// hashing, model resolution, cache), before the fake llama-server:
+//   1. latency one request at a time for 1 KB and 100 KB answers: straight to the fake, through
+//      slotkeeper with the cache off, a miss
 //      through the cache (x-slotkeeper-cache: refresh, so every request goes upstream and is
 //      stored again), a warm hit (memory tier), and a hit read from disk (memoryBytes 0);
 //   2. a burst of 50 identical streaming requests: upstream calls, whether every client got the
@@ -14,8 +15,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { responseCacheDefaults } from '../src/config/config.js';
-import { startCachedServer } from '../test/helpers/cached-server.js';
+import { type PartialConfig, withDefaults } from '../src/config/config.js';
+import { type Gateway, startGateway } from '../src/gateway.js';
 import { startFakeUpstream } from '../test/helpers/fake-upstream.js';
 import { percentile } from './report/stats.js';
 
@@ -43,6 +44,11 @@ function post(url: string, body: string, headers: Record<string, string> = {}): 
   });
 }
 
+/** slotkeeper in front of `upstream` with the response cache on. */
+function startFront(upstream: string, responseCache: PartialConfig['responseCache'], enabled = true): Promise<Gateway> {
+  return startGateway(withDefaults({ port: 0, upstreams: [{ url: upstream }], responseCache: { enabled, ...responseCache } }), { defaultMetrics: false });
+}
+
 const ms = (v: number | null) => (v === null ? '-' : v < 10 ? v.toFixed(3) : v.toFixed(1));
 
 async function latencies(url: string, body: string, n: number, headers: Record<string, string> = {}, expect?: string): Promise<number[]> {
@@ -66,37 +72,39 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   for (const { label, tokens } of [{ label: '1 KB', tokens: 150 }, { label: '100 KB', tokens: 24_000 }]) {
     const fake = await startFakeUpstream({ answer: tokens, record: false });
-    let front = await startCachedServer(fake.url, responseCacheDefaults({ enabled: true, dir: join(dir, label.replace(' ', '')) }));
+    let front = await startFront(fake.url, { dir: join(dir, label.replace(' ', '')) });
     try {
       const body = JSON.stringify({ model: 'm', temperature: 0, messages: [{ role: 'user', content: `size ${label}` }] });
       const url = `${front.url}/v1/chat/completions`;
       const first = await post(url, body);
       const direct = await latencies(`${fake.url}/v1/chat/completions`, body, n);
+      const plain = await startFront(fake.url, {}, false);
+      const off = await latencies(`${plain.url}/v1/chat/completions`, body, n).finally(() => plain.close());
       const miss = await latencies(url, body, n, { 'x-slotkeeper-cache': 'refresh' }, 'MISS');
-      while (front.cache.inFlight > 0) await new Promise((r) => setTimeout(r, 1));
+      await front.cache.settled();
       const hit = await latencies(url, body, n, {}, 'HIT');
       // The same store without its memory tier: every hit reads and hashes its file.
       await front.close();
-      front = await startCachedServer(fake.url, responseCacheDefaults({ enabled: true, dir: join(dir, label.replace(' ', '')), memoryBytes: 0 }));
+      front = await startFront(fake.url, { dir: join(dir, label.replace(' ', '')), memoryBytes: 0 });
       const diskHit = await latencies(`${front.url}/v1/chat/completions`, body, n, {}, 'HIT');
       const cell = (v: number[]) => [ms(percentile(v, 50)), ms(percentile(v, 95))];
-      rows.push([label, `${(first.body.length / 1024).toFixed(1)} KB`, ...cell(direct), ...cell(miss), ...cell(hit), ...cell(diskHit)]);
+      rows.push([label, `${(first.body.length / 1024).toFixed(1)} KB`, ...cell(direct), ...cell(off), ...cell(miss), ...cell(hit), ...cell(diskHit)]);
     } finally {
       await front.close();
       await fake.close();
     }
   }
   printTable('Latency, one request at a time (ms, request sent → last body byte)',
-    ['answer', 'bytes', 'fake p50', 'fake p95', 'miss p50', 'miss p95', 'hit p50', 'hit p95', 'disk hit p50', 'disk hit p95'], rows);
+    ['answer', 'bytes', 'fake p50', 'fake p95', 'cache off p50', 'cache off p95', 'miss p50', 'miss p95', 'hit p50', 'hit p95', 'disk hit p50', 'disk hit p95'], rows);
 
   // ---- 2. a burst of identical streams ----
   const clients = 50;
   const fake = await startFakeUpstream({ answer: 100, tokenDelayMs: 10 });
-  const front = await startCachedServer(fake.url, responseCacheDefaults({ enabled: true, dir: join(dir, 'burst') }));
+  const front = await startFront(fake.url, { dir: join(dir, 'burst') });
   try {
     const body = JSON.stringify({ model: 'm', temperature: 0, stream: true, messages: [{ role: 'user', content: 'burst' }] });
     const answers = await Promise.all(Array.from({ length: clients }, () => post(`${front.url}/v1/chat/completions`, body)));
-    const calls = fake.requests.filter((r) => r.method === 'POST').length;
+    const calls = fake.requests.filter((r) => r.method === 'POST' && r.path === '/v1/chat/completions').length;
     const leader = answers.find((a) => a.xCache === 'MISS');
     if (leader === undefined) throw new Error('no client started the upstream call');
     const followers = answers.filter((a) => a !== leader);
