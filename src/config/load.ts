@@ -82,6 +82,24 @@ export function loadResponseCacheConfig(sources: ConfigSources): ResponseCacheCo
   return config;
 }
 
+/** What `slotkeeper kv` needs: the upstreams (for their slot-save directories) and the kv section. */
+export type KvCommandConfig = Pick<Config, 'upstreams' | 'kv'>;
+
+/**
+ * The upstreams and the disk tier's settings from the config file alone (named by --config or
+ * the environment), for `slotkeeper kv`: slotSaveDir can only be set there, and the environment's
+ * upstream list, which would replace the file's, cannot carry it. No gateway starts, so no
+ * whole-config rule (authToken, at least one upstream) applies.
+ */
+export function loadKvConfig(sources: ConfigSources): KvCommandConfig {
+  const path = sources.flags.config ?? (sources.env[envVars.config] || undefined);
+  if (path === undefined) return { upstreams: [], kv: withDefaults().kv };
+  const namedBy = sources.flags.config !== undefined ? '--config' : envVars.config;
+  const file = parsePartial(readConfigFile(path, namedBy, sources.readFile ?? ((p) => readFileSync(p, 'utf8'))), path);
+  const { upstreams, kv } = withDefaults(file);
+  return { upstreams, kv };
+}
+
 function mergeSources(sources: ConfigSources): { merged: PartialConfig; path: string | null; hostOrigin: string | null } {
   const { flags } = sources;
   const env = (name: string): string | undefined => (sources.env[name] === '' ? undefined : sources.env[name]);
