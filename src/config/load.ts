@@ -294,6 +294,10 @@ const positiveInteger = integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer'
 const nonNegativeInteger = integer(0, Number.MAX_SAFE_INTEGER, 'an integer, 0 or more');
 const milliseconds = integer(1, maxTimerMs, `a positive integer of milliseconds, at most ${maxTimerMs}`);
 const portNumber = integer(0, 65535, 'an integer from 0 to 65535');
+const seconds: Check<number> = (value, where) =>
+  typeof value === 'number' && Number.isFinite(value) && value >= 0 && value * 1000 <= maxTimerMs
+    ? value
+    : fail(where, `a number of seconds, 0 or more, at most ${Math.floor(maxTimerMs / 1000)}`, value);
 
 /** A number as typed in the environment or a flag; anything else stays a string and fails its check. */
 const numeric = (raw: string): number | string => (/^\d+$/.test(raw) ? Number(raw) : raw);
@@ -594,6 +598,7 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       ringSize: integer(1, 10_000, 'an integer from 1 to 10000'),
       unverifiedRestoreLimit: positiveInteger,
       actionTimeoutMs: milliseconds,
+      saveIdleSeconds: nullable(seconds),
     }),
     responseCache: responseCacheSection,
     verbose: boolean,

@@ -147,14 +147,25 @@ export class KvTier {
     }
   }
 
-  /** Saves the given slots where worth it (graceful shutdown), one at a time. */
-  async saveHot(slots: readonly HotSlot[]): Promise<void> {
-    if (!this.deps.config.kv.enabled) return;
+  /**
+   * Saves the given slots where worth it (graceful shutdown, idle saves), one at a time; the
+   * caller keeps requests out of them meanwhile. Resolves to the number of files written.
+   */
+  async saveHot(slots: readonly HotSlot[]): Promise<number> {
+    if (!this.deps.config.kv.enabled) return 0;
+    let saved = 0;
+    const touched = new Set<Store>();
     for (const h of slots) {
       const store = this.store(h.upstream.id);
       await store.ready;
-      await this.save(store, h.upstream, this.target(h.upstream, h.model), h.slot, h.content, h.idleMs, h.promptTokensPerMs);
+      if (await this.save(store, h.upstream, this.target(h.upstream, h.model), h.slot, h.content, h.idleMs, h.promptTokensPerMs)) {
+        saved += 1;
+        touched.add(store);
+      }
     }
+    // Off the request path, so wait until the index on disk lists what was saved.
+    await Promise.all([...touched].map((s) => s.persisting));
+    return saved;
   }
 
   /** Bytes of every known entry. */
@@ -256,23 +267,26 @@ export class KvTier {
     return enabled;
   }
 
-  private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal): Promise<void> {
+  /** Saves a slot when decideSave says so; true when a file was written and indexed. */
+  private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal): Promise<boolean> {
     const { model } = target;
     const decision = decideSave({
       tokens: content.tokens, idleMs, reuseHalfLifeMs: defaults.reuseHalfLifeMs, promptTokensPerMs,
-      alreadySaved: store.index.covering(model, content.chain, content.tokens) !== undefined,
+      // The router counts prompt + generated tokens, but llama-server never decodes the last token
+      // it samples, so a saved slot holds one fewer (n_saved 922 after 921 + 2, llama.cpp de3ff81).
+      alreadySaved: store.index.covering(model, content.chain, content.tokens - 1) !== undefined,
       minTokens: this.deps.config.kv.minSaveTokens,
       // Until a save has measured this server's KV bytes per token, any guess is off by 100× (a
       // small model's ~1 KB against a 30B model's ~128 KB): the first save is how it learns.
       rates: store.measured ? store.rates : { ...store.rates, bytesPerToken: 0 },
     });
-    if (!decision.save) return;
+    if (!decision.save) return false;
     const lineage = store.index.lineageOf(model, content.chain);
     const file = lineage?.file ?? this.newFileName(store, model, content.chain);
-    if (file === null || store.inUse.has(file)) return;
+    if (file === null || store.inUse.has(file)) return false;
     // Asked only when there is something to do, so servers without the tier see no extra calls.
-    if (!(await this.enabled(store, u, target, signal))) return;
-    if (store.inUse.has(file)) return;
+    if (!(await this.enabled(store, u, target, signal))) return false;
+    if (store.inUse.has(file)) return false;
     store.inUse.add(file);
     const started = performance.now();
     const { metrics } = this.deps;
@@ -281,7 +295,7 @@ export class KvTier {
       metrics.actionSeconds.observe({ action: 'save' }, (performance.now() - started) / 1000);
       metrics.saves.inc({ result: 'ok' });
       metrics.bytes.inc({ direction: 'saved' }, r.bytes);
-      if (r.tokens === 0) return;
+      if (r.tokens === 0) return false;
       const now = this.deps.now();
       const evicted = store.index.put({
         file, model, chain: content.chain, tokens: r.tokens, bytes: r.bytes,
@@ -293,9 +307,11 @@ export class KvTier {
       for (const e of evicted) await this.deleteFile(store, store.dir, e.file, 'entries');
       this.persist(store);
       if (store.dir !== null) void this.collect(store.dir);
+      return true;
     } catch (err) {
       metrics.saves.inc({ result: 'failed' });
       this.deps.log(`kv: save of slot ${slot} to ${file} failed; the request goes on without it: ${message(err)}`);
+      return false;
     } finally {
       store.inUse.delete(file);
     }
