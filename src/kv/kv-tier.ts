@@ -86,7 +86,8 @@ export interface KvTierDeps {
 interface Directory {
   disk: DiskStore;
   stores: Set<Store>;
-  collecting: boolean;
+  /** The garbage collection running now, if any. */
+  collecting: Promise<void> | null;
 }
 
 interface Store {
@@ -175,8 +176,9 @@ export class KvTier {
     return total;
   }
 
-  /** Waits for index writes in flight. */
+  /** Waits for garbage collections and index writes in flight. */
   async close(): Promise<void> {
+    await Promise.all([...this.directories.values()].map((d) => d.collecting));
     await Promise.all([...this.stores.values()].map((s) => s.persisting));
   }
 
@@ -208,7 +210,7 @@ export class KvTier {
     const key = resolve(path);
     let dir = this.directories.get(key);
     if (dir === undefined) {
-      dir = { disk: new DiskStore(path), stores: new Set(), collecting: false };
+      dir = { disk: new DiskStore(path), stores: new Set(), collecting: null };
       this.directories.set(key, dir);
     }
     return dir;
@@ -383,9 +385,14 @@ export class KvTier {
    * ours in it: those of this gateway's servers, and those other indexes in the directory list
    * (another gateway's servers), which count against the budgets but are left to their owner.
    */
-  private async collect(dir: Directory): Promise<void> {
-    if (dir.collecting) return;
-    dir.collecting = true;
+  private collect(dir: Directory): Promise<void> {
+    dir.collecting ??= this.runGc(dir).finally(() => {
+      dir.collecting = null;
+    });
+    return dir.collecting;
+  }
+
+  private async runGc(dir: Directory): Promise<void> {
     const { disk } = dir;
     try {
       const files = await disk.list();
@@ -409,8 +416,6 @@ export class KvTier {
       for (const s of changed) this.persist(s);
     } catch (err) {
       this.deps.log(`kv: garbage collection of ${disk.dir} failed: ${message(err)}`);
-    } finally {
-      dir.collecting = false;
     }
   }
 
