@@ -4,9 +4,10 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import type { Config } from './config/config.js';
-import { ConfigError, envVars, loadConfig, loadResponseCacheConfig } from './config/load.js';
+import { ConfigError, envVars, loadConfig, loadKvConfig, loadResponseCacheConfig } from './config/load.js';
 import { defaults } from './defaults.js';
 import { startGateway } from './gateway.js';
+import { runKvCommand } from './kv/kv-command.js';
 import { runCacheCommand } from './response-cache/cache-command.js';
 import { onShutdownSignal } from './runtime/signals.js';
 
@@ -18,6 +19,9 @@ Commands:
   cache show <key>        an entry's metadata and headers, then its body (a unique key prefix will do)
   cache rm <key>          remove an entry
   cache clear             remove every entry
+  kv ls                   list the disk tier's saved slot caches (upstreams with slotSaveDir)
+  kv rm <file>            delete one saved slot cache and its index entry
+  kv rm all               delete every saved slot cache of the configured upstreams
 
 Options for serve:
   --upstream <url>        a llama-server to forward to; repeat for a fleet (replaces the
@@ -33,6 +37,10 @@ Options for serve:
 
 Options for cache:
   --config <file>         where responseCache.dir is set (or ${envVars.config})
+
+Options for kv:
+  --config <file>         where upstreams[].slotSaveDir are set (or ${envVars.config});
+                          --upstream and ${envVars.upstreams} name none
 
 Options:
   -h, --help              show this help
@@ -72,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...extra] = positionals;
   if (command === undefined) return usageError('missing command');
   if (command === 'cache') return cache(extra, values.config);
+  if (command === 'kv') return kv(extra, values.config);
   if (command !== 'serve') return usageError(`unknown command '${command}'`);
   if (extra.length > 0) return usageError(`unexpected argument '${extra[0]}'`);
   let config: Config;
@@ -124,6 +133,23 @@ async function cache(args: string[], configPath: string | undefined): Promise<nu
     return 2;
   }
   const code = await runCacheCommand(args, config, {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  });
+  if (code === 2) process.stderr.write(`\n${usage}`);
+  return code;
+}
+
+async function kv(args: string[], configPath: string | undefined): Promise<number> {
+  let config;
+  try {
+    config = loadKvConfig({ flags: { config: configPath }, env: process.env });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`slotkeeper: ${err.message}\n`);
+    return 2;
+  }
+  const code = await runKvCommand(args, config, {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
   });

@@ -68,6 +68,8 @@ export const defaults = {
   kvUnverifiedRestoreLimit: 3,
   /** A save of a 60k-token context of a large model writes GBs; that takes seconds, not minutes. */
   kvActionTimeoutMs: 120_000,
+  /** Idle saves are opt-in: they write files for contents an overwrite may never come for. */
+  kvSaveIdleSeconds: null as number | null,
   /**
    * What the tier assumes of a server before its first save and restore measure it: a 30B
    * model's ~128 KiB of KV per token, and the bench rig's bandwidths (save ~460 MB/s, restore

@@ -5,13 +5,14 @@ import { createAuthCheck } from './auth.js';
 import type { Config } from './config/config.js';
 import { defaults } from './defaults.js';
 import { Fleet } from './fleet/fleet.js';
+import { IdleSaver } from './kv/idle-saver.js';
 import { KvTier } from './kv/kv-tier.js';
 import { LeaseQueue } from './leases/lease-queue.js';
 import { createMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
 import { createRequestIds } from './request-id.js';
 import { cacheKeySetup, ResponseCache } from './response-cache/layer.js';
-import { Router } from './router.js';
+import { Router, slotLeaseKey } from './router.js';
 import { listen, type RunningServer } from './runtime/http-server.js';
 import { createInlineAnalyzer, createWorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 
@@ -61,6 +62,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const now = options.now ?? Date.now;
   const kv = config.kv.enabled ? new KvTier({ config, metrics: metrics.kv, now, log }) : undefined;
   const router = new Router({ config, leases, metrics, now: () => performance.now(), ...(kv ? { kv } : {}) });
+  const ready = () => fleet.upstreams.filter((u) => u.state === 'ready');
+  const idleSeconds = config.kv.saveIdleSeconds ?? 0;
+  const idleSaver = kv && idleSeconds > 0 ? new IdleSaver({
+    thresholdMs: idleSeconds * 1000,
+    candidates: () => router.hotSlots(ready()).map((h) => ({ ...h, key: slotLeaseKey(h.upstream.id, h.slot) })),
+    tryLease: (key) => leases.tryAcquire(key),
+    save: async (slot) => (await kv.saveHot([slot])) > 0,
+    log,
+  }) : undefined;
   const client = new UpstreamClient();
   const cache = await ResponseCache.open(config.responseCache, {
     metrics, now, onError: (err) => log(`response cache: ${err instanceof Error ? err.message : String(err)}`),
@@ -85,8 +95,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   // Hot slots go to disk before the fleet stops, so a restarted gateway can restore them.
   const saveHot = async () => {
+    await idleSaver?.close();
     if (!kv) return;
-    await kv.saveHot(router.hotSlots(fleet.upstreams.filter((u) => u.state === 'ready')));
+    await kv.saveHot(router.hotSlots(ready()));
     await kv.close();
   };
   const stopAll = async () => {
@@ -99,7 +110,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     // A first probe, so the first requests find the fleet known; failures leave servers draining.
     await fleet.start();
     server = await listen(app, { host: config.host, port: config.port, onError: (err) => options.onError?.(err, undefined) });
+    idleSaver?.start();
   } catch (err) {
+    await idleSaver?.close();
     await stopAll();
     throw err;
   }

@@ -69,6 +69,8 @@ export interface RouterDeps {
 }
 
 const key = (server: number, slot: number) => `${server}/${slot}`;
+/** The lease key of a server's slot, for work that leases slots beside the router (idle saves). */
+export const slotLeaseKey = key;
 
 /** The gateway's routing state: beliefs, rates, and the expected end of every lease. */
 export class Router {

@@ -158,6 +158,11 @@ export interface Config {
     unverifiedRestoreLimit: number;
     /** Longest wait for one save or restore, ms. */
     actionTimeoutMs: number;
+    /**
+     * Save a slot's content once it has sat idle this many seconds (when decideSave says it is
+     * worth it), so an overwrite later need not wait for a save; null or 0: only before an overwrite.
+     */
+    saveIdleSeconds: number | null;
   };
   responseCache: ResponseCacheConfig;
   /** Log one line per request to stderr. */
@@ -218,6 +223,7 @@ export function withDefaults(partial: PartialConfig = {}): Config {
       ringSize: defaults.kvRingSize,
       unverifiedRestoreLimit: defaults.kvUnverifiedRestoreLimit,
       actionTimeoutMs: defaults.kvActionTimeoutMs,
+      saveIdleSeconds: defaults.kvSaveIdleSeconds,
       ...partial.kv,
     },
     responseCache: responseCacheDefaults(partial.responseCache),

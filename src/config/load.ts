@@ -82,6 +82,24 @@ export function loadResponseCacheConfig(sources: ConfigSources): ResponseCacheCo
   return config;
 }
 
+/** What `slotkeeper kv` needs: the upstreams (for their slot-save directories) and the kv section. */
+export type KvCommandConfig = Pick<Config, 'upstreams' | 'kv'>;
+
+/**
+ * The upstreams and the disk tier's settings from the config file alone (named by --config or
+ * the environment), for `slotkeeper kv`: slotSaveDir can only be set there, and the environment's
+ * upstream list, which would replace the file's, cannot carry it. No gateway starts, so no
+ * whole-config rule (authToken, at least one upstream) applies.
+ */
+export function loadKvConfig(sources: ConfigSources): KvCommandConfig {
+  const path = sources.flags.config ?? (sources.env[envVars.config] || undefined);
+  if (path === undefined) return { upstreams: [], kv: withDefaults().kv };
+  const namedBy = sources.flags.config !== undefined ? '--config' : envVars.config;
+  const file = parsePartial(readConfigFile(path, namedBy, sources.readFile ?? ((p) => readFileSync(p, 'utf8'))), path);
+  const { upstreams, kv } = withDefaults(file);
+  return { upstreams, kv };
+}
+
 function mergeSources(sources: ConfigSources): { merged: PartialConfig; path: string | null; hostOrigin: string | null } {
   const { flags } = sources;
   const env = (name: string): string | undefined => (sources.env[name] === '' ? undefined : sources.env[name]);
@@ -276,6 +294,10 @@ const positiveInteger = integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer'
 const nonNegativeInteger = integer(0, Number.MAX_SAFE_INTEGER, 'an integer, 0 or more');
 const milliseconds = integer(1, maxTimerMs, `a positive integer of milliseconds, at most ${maxTimerMs}`);
 const portNumber = integer(0, 65535, 'an integer from 0 to 65535');
+const seconds: Check<number> = (value, where) =>
+  typeof value === 'number' && Number.isFinite(value) && value >= 0 && value * 1000 <= maxTimerMs
+    ? value
+    : fail(where, `a number of seconds, 0 or more, at most ${Math.floor(maxTimerMs / 1000)}`, value);
 
 /** A number as typed in the environment or a flag; anything else stays a string and fails its check. */
 const numeric = (raw: string): number | string => (/^\d+$/.test(raw) ? Number(raw) : raw);
@@ -576,6 +598,7 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       ringSize: integer(1, 10_000, 'an integer from 1 to 10000'),
       unverifiedRestoreLimit: positiveInteger,
       actionTimeoutMs: milliseconds,
+      saveIdleSeconds: nullable(seconds),
     }),
     responseCache: responseCacheSection,
     verbose: boolean,

@@ -1,14 +1,11 @@
 // The file-system side of a slot-save directory slotkeeper can see: list it, delete our files,
-// and read and write the index atomically (a temp file renamed over the old one, so a crash
-// leaves the old index or the new one, never half of one).
+// and read and write each server's index atomically (a temp file renamed over the old one, so a
+// crash leaves the old index or the new one, never half of one).
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseEntryFileName } from './file-name.js';
+import { indexFileName, parseEntryFileName } from './file-name.js';
 import type { ListedFile } from './saved-index.js';
-
-/** The index's file name in the directory; it does not parse as an entry, so GC never deletes it. */
-export const INDEX_FILE = 'slotkeeper-index.msgpack';
 
 /** One slot-save directory on the local file system. */
 export class DiskStore {
@@ -40,22 +37,23 @@ export class DiskStore {
     await rm(join(this.dir, name), { force: true });
   }
 
-  /** The index's bytes, or null when there is none yet. */
-  async readIndex(): Promise<Uint8Array | null> {
+  /** The bytes of server `server`'s index (file-name.ts serverHash), or null when there is none yet. */
+  async readIndex(server: string): Promise<Uint8Array | null> {
     try {
-      return await readFile(join(this.dir, INDEX_FILE));
+      return await readFile(join(this.dir, indexFileName(server)));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
   }
 
-  /** Replaces the index atomically. */
-  async writeIndex(bytes: Uint8Array): Promise<void> {
-    const tmp = join(this.dir, `.${INDEX_FILE}.${randomBytes(6).toString('hex')}.tmp`);
+  /** Replaces server `server`'s index atomically. */
+  async writeIndex(server: string, bytes: Uint8Array): Promise<void> {
+    const name = indexFileName(server);
+    const tmp = join(this.dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
     try {
       await writeFile(tmp, bytes);
-      await rename(tmp, join(this.dir, INDEX_FILE));
+      await rename(tmp, join(this.dir, name));
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       throw err;

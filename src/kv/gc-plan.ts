@@ -1,6 +1,10 @@
 // Garbage collection of a slot-save directory, decided purely: which of slotkeeper's own files
 // to delete, by age and by total bytes (globally and per model). Files that are not ours (the
 // name does not parse) are never candidates, nor files being saved or restored right now.
+// Servers may share a directory (several upstreams, or several gateways): every file of ours
+// counts against the directory's budgets, but byte limits delete only files of the servers this
+// gateway manages, whose saves and restores it can see; another gateway's files go only by age
+// or as orphans, and that gateway's own GC keeps the budget with its files.
 import { parseEntryFileName } from './file-name.js';
 import type { ListedFile, SavedEntry } from './saved-index.js';
 
@@ -28,8 +32,10 @@ export interface GcDeletion {
 export interface GcInput {
   /** The directory listing (foreign files included; they are skipped). */
   files: readonly ListedFile[];
-  /** The index's entries, for last-use times. */
+  /** The entries of every index in the directory, for last-use times; a file none lists is an orphan. */
   entries: readonly SavedEntry[];
+  /** Server hashes (file-name.ts serverHash) of the servers this gateway saves and restores for. */
+  ownServers: ReadonlySet<string>;
   /** Files a save or restore is using now. */
   inUse: ReadonlySet<string>;
   nowMs: number;
@@ -49,6 +55,8 @@ interface Candidate {
   lastUsedMs: number;
   orphan: boolean;
   busy: boolean;
+  /** Written by a server of another gateway: byte limits leave it to that gateway. */
+  foreign: boolean;
 }
 
 /** Deletions, in order, that bring the directory within `limits`; empty when it is. */
@@ -62,7 +70,7 @@ export function planGc(input: GcInput): GcDeletion[] {
     const entry = known.get(f.name);
     files.push({
       file: f.name, bytes: f.bytes, model: parsed.model, lastUsedMs: entry?.lastUsedMs ?? f.mtimeMs,
-      orphan: entry === undefined, busy: input.inUse.has(f.name),
+      orphan: entry === undefined, busy: input.inUse.has(f.name), foreign: !input.ownServers.has(parsed.server),
     });
   }
   // Least recently used first: the order in which byte limits delete.
@@ -82,7 +90,7 @@ export function planGc(input: GcInput): GcDeletion[] {
     let total = group.reduce((sum, c) => sum + (gone.has(c.file) ? 0 : c.bytes), 0);
     for (const c of group) {
       if (total <= max) return;
-      if (c.busy || gone.has(c.file)) continue;
+      if (c.busy || c.foreign || gone.has(c.file)) continue;
       remove(c, reason);
       total -= c.bytes;
     }

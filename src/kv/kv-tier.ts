@@ -3,6 +3,9 @@
 // slot's content before a request overwrites it, restore a saved entry into the chosen slot,
 // verify the restore by the next response's cache_n, collect garbage, keep the index on disk.
 // A failure here never fails a request: it is counted and logged, and the request goes on.
+// Upstreams may share one slot-save directory: each keeps its own index and file names (both
+// carry a hash of its URL), and one garbage collection per directory keeps the budgets.
+import { resolve } from 'node:path';
 import type { Config, UpstreamConfig } from '../config/config.js';
 import { defaults } from '../defaults.js';
 import type { KvMetrics } from '../metrics.js';
@@ -10,10 +13,10 @@ import type { Chain } from '../prefix/chain.js';
 import type { SlotContent } from '../prefix/prefix-index.js';
 import { type TierRates, decideRestore, decideSave, restoreVerified } from './decisions.js';
 import { DiskStore } from './disk-store.js';
-import { chainHash, entryFileName, modelHash, parseEntryFileName, ringLineage } from './file-name.js';
+import { chainHash, entryFileName, modelHash, parseEntryFileName, parseIndexFileName, ringLineage, serverHash } from './file-name.js';
 import { planGc } from './gc-plan.js';
 import { RestoreTrust } from './restore-trust.js';
-import { SavedIndex } from './saved-index.js';
+import { type SavedEntry, SavedIndex } from './saved-index.js';
 import { type ActionTarget, KvActionError, SlotActions } from './slot-actions.js';
 
 /** The upstream a tier call is about. */
@@ -79,9 +82,19 @@ export interface KvTierDeps {
   fetch?: typeof fetch;
 }
 
+/** A local slot-save directory and the stores of this gateway whose index is loaded from it. */
+interface Directory {
+  disk: DiskStore;
+  stores: Set<Store>;
+  /** The garbage collection running now, if any. */
+  collecting: Promise<void> | null;
+}
+
 interface Store {
   key: string;
-  disk: DiskStore | null;
+  /** serverHash of the upstream's URL: in its file names and its index's name. */
+  server: string;
+  dir: Directory | null;
   index: SavedIndex;
   inUse: Set<string>;
   rates: TierRates;
@@ -90,7 +103,6 @@ interface Store {
   ready: Promise<void>;
   capability: { generation: number; enabled: Promise<boolean> } | null;
   persisting: Promise<void>;
-  collecting: boolean;
 }
 
 // Each new measurement counts this much against the running estimate.
@@ -101,6 +113,7 @@ export class KvTier {
   private readonly deps: KvTierDeps;
   private readonly actions: SlotActions;
   private readonly stores = new Map<number, Store>();
+  private readonly directories = new Map<string, Directory>();
   private readonly trust: RestoreTrust;
 
   constructor(deps: KvTierDeps) {
@@ -135,14 +148,25 @@ export class KvTier {
     }
   }
 
-  /** Saves the given slots where worth it (graceful shutdown), one at a time. */
-  async saveHot(slots: readonly HotSlot[]): Promise<void> {
-    if (!this.deps.config.kv.enabled) return;
+  /**
+   * Saves the given slots where worth it (graceful shutdown, idle saves), one at a time; the
+   * caller keeps requests out of them meanwhile. Resolves to the number of files written.
+   */
+  async saveHot(slots: readonly HotSlot[]): Promise<number> {
+    if (!this.deps.config.kv.enabled) return 0;
+    let saved = 0;
+    const touched = new Set<Store>();
     for (const h of slots) {
       const store = this.store(h.upstream.id);
       await store.ready;
-      await this.save(store, h.upstream, this.target(h.upstream, h.model), h.slot, h.content, h.idleMs, h.promptTokensPerMs);
+      if (await this.save(store, h.upstream, this.target(h.upstream, h.model), h.slot, h.content, h.idleMs, h.promptTokensPerMs)) {
+        saved += 1;
+        touched.add(store);
+      }
     }
+    // Off the request path, so wait until the index on disk lists what was saved.
+    await Promise.all([...touched].map((s) => s.persisting));
+    return saved;
   }
 
   /** Bytes of every known entry. */
@@ -152,8 +176,9 @@ export class KvTier {
     return total;
   }
 
-  /** Waits for index writes in flight. */
+  /** Waits for garbage collections and index writes in flight. */
   async close(): Promise<void> {
+    await Promise.all([...this.directories.values()].map((d) => d.collecting));
     await Promise.all([...this.stores.values()].map((s) => s.persisting));
   }
 
@@ -169,23 +194,35 @@ export class KvTier {
     let store = this.stores.get(id);
     if (store) return store;
     const cfg = this.upstreamConfig(id);
-    const dir = cfg?.slotSaveDir;
+    const key = cfg?.url ?? String(id);
     store = {
-      key: cfg?.url ?? String(id), disk: dir ? new DiskStore(dir) : null, index: new SavedIndex(this.deps.config.kv.maxEntries),
+      key, server: serverHash(key), dir: cfg?.slotSaveDir ? this.directory(cfg.slotSaveDir) : null,
+      index: new SavedIndex(this.deps.config.kv.maxEntries),
       inUse: new Set(), rates: { ...defaults.kvInitialRates }, measured: false, ready: Promise.resolve(), capability: null,
-      persisting: Promise.resolve(), collecting: false,
+      persisting: Promise.resolve(),
     };
     store.ready = this.load(store);
     this.stores.set(id, store);
     return store;
   }
 
-  /** Reads the directory's index and reconciles it with what the directory holds. */
+  private directory(path: string): Directory {
+    const key = resolve(path);
+    let dir = this.directories.get(key);
+    if (dir === undefined) {
+      dir = { disk: new DiskStore(path), stores: new Set(), collecting: null };
+      this.directories.set(key, dir);
+    }
+    return dir;
+  }
+
+  /** Reads the server's index and reconciles it with its files in the directory. */
   private async load(store: Store): Promise<void> {
-    const disk = store.disk;
-    if (disk === null) return;
+    const dir = store.dir;
+    if (dir === null) return;
+    const { disk } = dir;
     try {
-      const bytes = await disk.readIndex();
+      const bytes = await disk.readIndex(store.server);
       if (bytes !== null) {
         try {
           store.index = SavedIndex.decode(bytes, this.deps.config.kv.maxEntries);
@@ -193,7 +230,9 @@ export class KvTier {
           this.deps.log(`kv: ${disk.dir}: the index cannot be read, starting empty: ${message(err)}`);
         }
       }
-      const { dropped, orphans } = store.index.reconcile(await disk.list());
+      // Only this server's files: another's (sharing the directory) are in its own index.
+      const listing = (await disk.list()).filter((f) => parseEntryFileName(f.name)?.server === store.server);
+      const { dropped, orphans } = store.index.reconcile(listing);
       // Entries saved before a restart already measured this server's KV bytes per token.
       const saved = store.index.entries().filter((e) => e.tokens > 0);
       if (saved.length > 0) {
@@ -205,10 +244,13 @@ export class KvTier {
       }
     } catch (err) {
       this.deps.log(`kv: ${disk.dir} cannot be read (${message(err)}); working without local access`);
-      store.disk = null;
+      store.dir = null;
       return;
     }
-    await this.collect(store);
+    // Only now: until its index is loaded, a GC of the directory must see this server's files as
+    // listed by its index on disk, not as orphans of an empty one.
+    dir.stores.add(store);
+    await this.collect(dir);
     this.persist(store);
   }
 
@@ -227,23 +269,26 @@ export class KvTier {
     return enabled;
   }
 
-  private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal): Promise<void> {
+  /** Saves a slot when decideSave says so; true when a file was written and indexed. */
+  private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal): Promise<boolean> {
     const { model } = target;
     const decision = decideSave({
       tokens: content.tokens, idleMs, reuseHalfLifeMs: defaults.reuseHalfLifeMs, promptTokensPerMs,
-      alreadySaved: store.index.covering(model, content.chain, content.tokens) !== undefined,
+      // The router counts prompt + generated tokens, but llama-server never decodes the last token
+      // it samples, so a saved slot holds one fewer (n_saved 922 after 921 + 2, llama.cpp de3ff81).
+      alreadySaved: store.index.covering(model, content.chain, content.tokens - 1) !== undefined,
       minTokens: this.deps.config.kv.minSaveTokens,
       // Until a save has measured this server's KV bytes per token, any guess is off by 100× (a
       // small model's ~1 KB against a 30B model's ~128 KB): the first save is how it learns.
       rates: store.measured ? store.rates : { ...store.rates, bytesPerToken: 0 },
     });
-    if (!decision.save) return;
+    if (!decision.save) return false;
     const lineage = store.index.lineageOf(model, content.chain);
     const file = lineage?.file ?? this.newFileName(store, model, content.chain);
-    if (file === null || store.inUse.has(file)) return;
+    if (file === null || store.inUse.has(file)) return false;
     // Asked only when there is something to do, so servers without the tier see no extra calls.
-    if (!(await this.enabled(store, u, target, signal))) return;
-    if (store.inUse.has(file)) return;
+    if (!(await this.enabled(store, u, target, signal))) return false;
+    if (store.inUse.has(file)) return false;
     store.inUse.add(file);
     const started = performance.now();
     const { metrics } = this.deps;
@@ -252,7 +297,7 @@ export class KvTier {
       metrics.actionSeconds.observe({ action: 'save' }, (performance.now() - started) / 1000);
       metrics.saves.inc({ result: 'ok' });
       metrics.bytes.inc({ direction: 'saved' }, r.bytes);
-      if (r.tokens === 0) return;
+      if (r.tokens === 0) return false;
       const now = this.deps.now();
       const evicted = store.index.put({
         file, model, chain: content.chain, tokens: r.tokens, bytes: r.bytes,
@@ -261,12 +306,14 @@ export class KvTier {
       store.rates.bytesPerToken = store.measured ? ewma(store.rates.bytesPerToken, r.bytes / r.tokens) : r.bytes / r.tokens;
       store.measured = true;
       if (r.ms > 0) store.rates.saveBytesPerMs = ewma(store.rates.saveBytesPerMs, r.bytes / r.ms);
-      for (const e of evicted) await this.deleteFile(store, e.file, 'entries');
+      for (const e of evicted) await this.deleteFile(store, store.dir, e.file, 'entries');
       this.persist(store);
-      void this.collect(store);
+      if (store.dir !== null) void this.collect(store.dir);
+      return true;
     } catch (err) {
       metrics.saves.inc({ result: 'failed' });
       this.deps.log(`kv: save of slot ${slot} to ${file} failed; the request goes on without it: ${message(err)}`);
+      return false;
     } finally {
       store.inUse.delete(file);
     }
@@ -321,11 +368,11 @@ export class KvTier {
    */
   private newFileName(store: Store, model: string, chain: Chain): string | null {
     const m = modelHash(model);
-    if (store.disk !== null) return entryFileName(m, chainHash(chain));
+    if (store.dir !== null) return entryFileName(store.server, m, chainHash(chain));
     const taken = new Set<string>();
     for (const e of store.index.entries()) if (e.model === model) taken.add(parseEntryFileName(e.file)?.lineage ?? '');
     for (let i = 0; i < this.deps.config.kv.ringSize; i++) {
-      if (!taken.has(ringLineage(i))) return entryFileName(m, ringLineage(i));
+      if (!taken.has(ringLineage(i))) return entryFileName(store.server, m, ringLineage(i));
     }
     const oldest = store.index.entries().find((e) => e.model === model && !store.inUse.has(e.file));
     if (oldest === undefined) return null;
@@ -333,31 +380,63 @@ export class KvTier {
     return oldest.file;
   }
 
-  /** Garbage collection of a local directory, one run at a time per store. */
-  private async collect(store: Store): Promise<void> {
-    const disk = store.disk;
-    if (disk === null || store.collecting) return;
-    store.collecting = true;
+  /**
+   * Garbage collection of a local directory, one run at a time per directory, over every file of
+   * ours in it: those of this gateway's servers, and those other indexes in the directory list
+   * (another gateway's servers), which count against the budgets but are left to their owner.
+   */
+  private collect(dir: Directory): Promise<void> {
+    dir.collecting ??= this.runGc(dir).finally(() => {
+      dir.collecting = null;
+    });
+    return dir.collecting;
+  }
+
+  private async runGc(dir: Directory): Promise<void> {
+    const { disk } = dir;
     try {
+      const files = await disk.list();
+      const own = new Map([...dir.stores].map((s) => [s.server, s]));
+      const entries: SavedEntry[] = [...dir.stores].flatMap((s) => s.index.entries());
+      const inUse = new Set([...dir.stores].flatMap((s) => [...s.inUse]));
+      for (const f of files) {
+        const server = parseIndexFileName(f.name);
+        if (server !== null && !own.has(server)) entries.push(...(await this.foreignEntries(disk, server)));
+      }
       const { maxAgeMs, maxBytes, maxBytesPerModel } = this.deps.config.kv;
-      const plan = planGc({
-        files: await disk.list(), entries: store.index.entries(), inUse: store.inUse, nowMs: this.deps.now(),
-        limits: { maxAgeMs, maxBytes, maxBytesPerModel },
-      });
-      for (const d of plan) await this.deleteFile(store, d.file, d.reason);
-      if (plan.length > 0) this.persist(store);
+      const plan = planGc({ files, entries, inUse, ownServers: new Set(own.keys()), nowMs: this.deps.now(), limits: { maxAgeMs, maxBytes, maxBytesPerModel } });
+      const changed = new Set<Store>();
+      for (const d of plan) {
+        const owner = own.get(parseEntryFileName(d.file)?.server ?? '');
+        // A store whose load failed since the listing no longer uses this directory.
+        if (owner !== undefined && owner.dir !== dir) continue;
+        if (owner !== undefined) changed.add(owner);
+        await this.deleteFile(owner ?? null, dir, d.file, d.reason);
+      }
+      for (const s of changed) this.persist(s);
     } catch (err) {
       this.deps.log(`kv: garbage collection of ${disk.dir} failed: ${message(err)}`);
-    } finally {
-      store.collecting = false;
     }
   }
 
-  private async deleteFile(store: Store, file: string, reason: string): Promise<void> {
-    store.index.remove(file);
-    if (store.disk === null) return;
+  /** Entries of an index in the directory that no store of this gateway owns; none when it cannot be read. */
+  private async foreignEntries(disk: DiskStore, server: string): Promise<SavedEntry[]> {
     try {
-      await store.disk.delete(file);
+      const bytes = await disk.readIndex(server);
+      return bytes === null ? [] : SavedIndex.decode(bytes, this.deps.config.kv.maxEntries).entries();
+    } catch (err) {
+      // Its files then look like orphans, which GC deletes only after a grace period.
+      this.deps.log(`kv: ${disk.dir}: the index of server ${server} cannot be read: ${message(err)}`);
+      return [];
+    }
+  }
+
+  /** Forgets `file` in its store's index (none for another gateway's file) and deletes it. */
+  private async deleteFile(store: Store | null, dir: Directory | null, file: string, reason: string): Promise<void> {
+    store?.index.remove(file);
+    if (dir === null) return;
+    try {
+      await dir.disk.delete(file);
       this.deps.metrics.gcDeletions.inc({ reason });
     } catch (err) {
       this.deps.log(`kv: could not delete ${file}: ${message(err)}`);
@@ -366,9 +445,9 @@ export class KvTier {
 
   /** Writes the index after the writes before it, so the last one on disk is the latest. */
   private persist(store: Store): void {
-    const disk = store.disk;
-    if (disk === null) return;
-    store.persisting = store.persisting.then(() => disk.writeIndex(store.index.encode())).catch((err: unknown) => {
+    const disk = store.dir?.disk;
+    if (disk === undefined) return;
+    store.persisting = store.persisting.then(() => disk.writeIndex(store.server, store.index.encode())).catch((err: unknown) => {
       this.deps.log(`kv: the index of ${disk.dir} could not be written: ${message(err)}`);
     });
   }

@@ -156,6 +156,15 @@ export class LeaseQueue {
     });
   }
 
+  /**
+   * A lease on `key` if it is free now, else null; never waits or queues. For background work
+   * (the disk tier's idle saves) that must not run beside a request yet must not delay one
+   * that is already waiting: a free key has no waiters, so taking it jumps no queue.
+   */
+  tryAcquire(key: string): Lease | null {
+    return this.#holders.has(key) ? null : this.#grant(key);
+  }
+
   /** True while `key` is leased. */
   isBusy(key: string): boolean {
     return this.#holders.has(key);

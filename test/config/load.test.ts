@@ -252,6 +252,17 @@ validation('normalize: rules get their defaults, the built-in rule its mode', ()
   assert.is(parseConfig({ upstreams: [upstream] }, 'c.yaml').anthropic, 'translate');
 });
 
+validation('kv.saveIdleSeconds: off by default; seconds, 0 or more (fractions too), or null', () => {
+  assert.is(parseConfig({ upstreams: [upstream] }, 'c.yaml').kv.saveIdleSeconds, null);
+  assert.is(parseConfig({ upstreams: [upstream], kv: { saveIdleSeconds: 30 } }, 'c.yaml').kv.saveIdleSeconds, 30);
+  assert.is(parseConfig({ upstreams: [upstream], kv: { saveIdleSeconds: 0.5 } }, 'c.yaml').kv.saveIdleSeconds, 0.5);
+  assert.is(parseConfig({ upstreams: [upstream], kv: { saveIdleSeconds: 0 } }, 'c.yaml').kv.saveIdleSeconds, 0);
+  assert.is(parseConfig({ upstreams: [upstream], kv: { saveIdleSeconds: null } }, 'c.yaml').kv.saveIdleSeconds, null);
+  configError(() => parseConfig({ upstreams: [upstream], kv: { saveIdleSeconds: -1 } }, 'c.yaml'), 'kv.saveIdleSeconds', 'c.yaml: kv.saveIdleSeconds must be a number of seconds', 'got -1');
+  configError(() => parseConfig({ upstreams: [upstream], kv: { saveIdleSeconds: '30s' } }, 'c.yaml'), 'kv.saveIdleSeconds', 'got "30s"');
+  configError(() => parseConfig({ upstreams: [upstream], kv: { saveIdleSeconds: 3e6 } }, 'c.yaml'), 'kv.saveIdleSeconds', 'at most 2147483');
+});
+
 validation.run();
 
 // ---- config files ----

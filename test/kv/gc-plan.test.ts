@@ -2,18 +2,19 @@
 // files in use.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chainHash, entryFileName, modelHash } from '../../src/kv/file-name.js';
+import { chainHash, entryFileName, modelHash, serverHash } from '../../src/kv/file-name.js';
 import { ORPHAN_GRACE_MS, planGc, type GcInput } from '../../src/kv/gc-plan.js';
 import type { ListedFile, SavedEntry } from '../../src/kv/saved-index.js';
 
 const HOUR = 3_600_000;
-const name = (model: string, n: number) => entryFileName(modelHash(model), chainHash(new Float64Array([n])));
+const OWN = serverHash('http://own');
+const name = (model: string, n: number, server = OWN) => entryFileName(server, modelHash(model), chainHash(new Float64Array([n])));
 const file = (n: string, bytes: number, mtimeMs = 0): ListedFile => ({ name: n, bytes, mtimeMs });
 const entry = (f: string, model: string, lastUsedMs: number, bytes: number): SavedEntry => ({
   file: f, model, chain: new Float64Array([1]), tokens: 1, bytes, createdMs: 0, lastUsedMs, hits: 0,
 });
 const input = (over: Partial<GcInput>): GcInput => ({
-  files: [], entries: [], inUse: new Set(), nowMs: 100 * HOUR,
+  files: [], entries: [], inUse: new Set(), ownServers: new Set([OWN]), nowMs: 100 * HOUR,
   limits: { maxAgeMs: 24 * HOUR, maxBytes: 1000, maxBytesPerModel: 1000 }, ...over,
 });
 
@@ -73,6 +74,26 @@ test('foreign files are never candidates, whatever their size or age', () => {
     limits: { maxAgeMs: 1, maxBytes: 0, maxBytesPerModel: 0 },
   }));
   assert.equal(plan, []);
+});
+
+test('another gateway\'s files count against the budget, but only ours go for bytes; theirs go by age', () => {
+  const other = serverHash('http://other');
+  const theirs = name('m', 1, other);
+  const theirsOld = name('m', 2, other);
+  const mine = [3, 4].map((n) => name('m', n));
+  const plan = planGc(input({
+    files: [file(theirs, 500), file(theirsOld, 100), ...mine.map((f) => file(f, 300))],
+    // Theirs is the least recently used: a plan blind to ownership would delete it first.
+    entries: [entry(theirs, 'm', 80 * HOUR, 500), entry(theirsOld, 'm', 10 * HOUR, 100), entry(mine[0]!, 'm', 90 * HOUR, 300), entry(mine[1]!, 'm', 95 * HOUR, 300)],
+    limits: { maxAgeMs: 24 * HOUR, maxBytes: 800, maxBytesPerModel: 10_000 },
+  }));
+  // 1200 bytes: their old file goes by age (1100 left), then ours, oldest first, until 800.
+  assert.equal(plan.map((x) => [x.file, x.reason]), [[theirsOld, 'age'], [mine[0], 'bytes']]);
+  assert.equal(planGc(input({
+    files: [file(theirs, 500), ...mine.map((f) => file(f, 300))],
+    entries: [entry(theirs, 'm', 99 * HOUR, 500), entry(mine[0]!, 'm', 90 * HOUR, 300), entry(mine[1]!, 'm', 95 * HOUR, 300)],
+    limits: { maxAgeMs: 24 * HOUR, maxBytes: 500, maxBytesPerModel: 10_000 },
+  })).map((x) => x.file), mine, 'with only theirs left the directory is over budget: their GC deletes theirs, not ours');
 });
 
 test.run();

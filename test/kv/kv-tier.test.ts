@@ -10,8 +10,7 @@ import * as assert from 'uvu/assert';
 import type { LlamaServer } from '../../bench/rig/server.js';
 import { type PartialConfig, withDefaults } from '../../src/config/config.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
-import { INDEX_FILE } from '../../src/kv/disk-store.js';
-import { parseEntryFileName } from '../../src/kv/file-name.js';
+import { indexFileName, parseEntryFileName, serverHash } from '../../src/kv/file-name.js';
 import { rigServer } from '../helpers/llama.js';
 
 interface Completion { timings: { cache_n: number; prompt_n: number } }
@@ -109,7 +108,7 @@ test('restores work after slotkeeper restarts (the index is on disk) and after l
   // Shutdown saves the hot slot.
   await gateway.close();
   assert.is(ours(dir).length, 1);
-  assert.ok(readdirSync(dir).includes(INDEX_FILE));
+  assert.ok(readdirSync(dir).includes(indexFileName(serverHash(first.url))));
   let server: LlamaServer | undefined;
   try {
     gateway = await gatewayFor(first, dir);

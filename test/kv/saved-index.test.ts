@@ -2,12 +2,12 @@
 // directory listing, and its msgpack encoding.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chainHash, entryFileName, modelHash } from '../../src/kv/file-name.js';
+import { chainHash, entryFileName, modelHash, serverHash } from '../../src/kv/file-name.js';
 import { type SavedEntry, SavedIndex } from '../../src/kv/saved-index.js';
 
 const chain = (...xs: number[]) => new Float64Array(xs);
 const entry = (c: Float64Array, over: Partial<SavedEntry> = {}): SavedEntry => ({
-  file: entryFileName(modelHash(over.model ?? 'm'), chainHash(c)), model: 'm', chain: c,
+  file: entryFileName(serverHash('u'), modelHash(over.model ?? 'm'), chainHash(c)), model: 'm', chain: c,
   tokens: c.length * 60, bytes: c.length * 60 * 1000, createdMs: 1, lastUsedMs: 1, hits: 0, ...over,
 });
 
@@ -66,7 +66,7 @@ test('reconcile drops entries whose file is gone, takes sizes from the listing, 
   const lost = entry(chain(2));
   index.put(kept);
   index.put(lost);
-  const orphan = entryFileName(modelHash('m'), chainHash(chain(3)));
+  const orphan = entryFileName(serverHash('u'), modelHash('m'), chainHash(chain(3)));
   const r = index.reconcile([
     { name: kept.file, bytes: 1234, mtimeMs: 0 },
     { name: orphan, bytes: 5, mtimeMs: 0 },
