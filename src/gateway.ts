@@ -54,7 +54,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     order: config.queue.order, agingMsPerSecond: config.queue.agingMsPerSecond,
   });
   const kv = config.kv.enabled ? new KvTier({ config, metrics: metrics.kv, now: Date.now, log }) : undefined;
-  const router = new Router({ config, leases, metrics, now: () => performance.now(), ...(kv ? { kv } : {}) });
+  const router = new Router({ config, leases, metrics, now: () => performance.now(), swaps: fleet, ...(kv ? { kv } : {}) });
   const client = new UpstreamClient();
   const pool = options.analysis === 'inline'
     ? createInlineAnalyzer(config.normalize)
@@ -75,7 +75,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   // Hot slots go to disk before the fleet stops, so a restarted gateway can restore them.
   const saveHot = async () => {
     if (!kv) return;
-    await kv.saveHot(router.hotSlots(fleet.upstreams.filter((u) => u.state === 'ready')));
+    await kv.saveHot(router.hotSlots(fleet.routables()));
     await kv.close();
   };
   const stopAll = async () => {
