@@ -36,7 +36,7 @@ export interface ProbeOptions {
   fetch?: typeof fetch;
   /** How the upstream serves models; 'llama-server' when absent. */
   kind?: UpstreamKind;
-  /** Multi-model kinds: whether to read a loaded model's /slots too (its slots are not known yet). */
+  /** Multi-model kinds: whether to read a loaded model's /props and /slots (its slots are not known yet). */
   discoverModel?: (model: string) => boolean;
 }
 
@@ -117,8 +117,11 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
       // The root's /props and /slots are llama-swap's 404s or the router's own: no slots there.
       const loaded = kind === 'llama-swap' ? parseRunning(await get('/running', true)) : parseRouterLoaded(modelsBody);
       const modelFacts: Record<string, ModelFacts> = {};
+      // Only on discovery: a model's slots do not change between its loads, and on llama-swap every
+      // /upstream call races with a swap (it would load the model again if it was just unloaded).
       for (const model of loaded ?? []) {
-        const facts = await readModelFacts((path, optional) => get(path, optional, modelUrl(kind, options.url, model, path)), options.discoverModel?.(model) ?? true);
+        if (!(options.discoverModel?.(model) ?? true)) continue;
+        const facts = await readModelFacts((path, optional) => get(path, optional, modelUrl(kind, options.url, model, path)));
         if (facts !== null) modelFacts[model] = facts;
       }
       return {
@@ -144,15 +147,15 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
 }
 
 /**
- * One loaded model's slots, from its own /props (and /slots when `readSlots`). Null when that
- * model answers as not ready (it was swapped out since the loaded set was read, or is still
- * loading): the upstream is fine, the model's facts wait for the next probe.
+ * One loaded model's slots, from its own /props and /slots. Null when that model answers as not
+ * ready (it was unloaded since the loaded set was read, or is still loading): the upstream is
+ * fine, the model's facts wait for the next probe.
  */
-async function readModelFacts(get: (path: string, optional: boolean) => Promise<unknown>, readSlots: boolean): Promise<ModelFacts | null> {
+async function readModelFacts(get: (path: string, optional: boolean) => Promise<unknown>): Promise<ModelFacts | null> {
   try {
     const props = parseProps(await get('/props', true));
     if (props.sleeping) return { slotIds: props.slotIds, nCtx: props.nCtx };
-    const slots = readSlots ? parseSlots(await get('/slots', true)) : null;
+    const slots = parseSlots(await get('/slots', true));
     return { slotIds: slots?.ids ?? props.slotIds, nCtx: slots?.nCtx ?? props.nCtx };
   } catch (err) {
     if (err instanceof ProbeError) return null;
