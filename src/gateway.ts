@@ -61,12 +61,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   const now = options.now ?? Date.now;
   const kv = config.kv.enabled ? new KvTier({ config, metrics: metrics.kv, now, log }) : undefined;
-  const router = new Router({ config, leases, metrics, now: () => performance.now(), ...(kv ? { kv } : {}) });
-  const ready = () => fleet.upstreams.filter((u) => u.state === 'ready');
+  const router = new Router({ config, leases, metrics, now: () => performance.now(), swaps: fleet, ...(kv ? { kv } : {}) });
   const idleSeconds = config.kv.saveIdleSeconds ?? 0;
   const idleSaver = kv && idleSeconds > 0 ? new IdleSaver({
     thresholdMs: idleSeconds * 1000,
-    candidates: () => router.hotSlots(ready()).map((h) => ({ ...h, key: slotLeaseKey(h.upstream.id, h.slot) })),
+    // Loaded models only: any slot call to a model llama-swap has unloaded would load it again.
+    candidates: () => router.hotSlots(fleet.routables()).map((h) => ({ ...h, key: slotLeaseKey(h.upstream, h.slot) })),
     tryLease: (key) => leases.tryAcquire(key),
     save: async (slot) => (await kv.saveHot([slot])) > 0,
     log,
@@ -97,7 +97,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const saveHot = async () => {
     await idleSaver?.close();
     if (!kv) return;
-    await kv.saveHot(router.hotSlots(ready()));
+    await kv.saveHot(router.hotSlots(fleet.routables()));
     await kv.close();
   };
   const stopAll = async () => {

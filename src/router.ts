@@ -20,6 +20,27 @@ export interface RoutableUpstream {
   readonly slotIds: readonly number[];
   readonly generation: number;
   readonly ramCacheTokens: number;
+  /**
+   * Where the router files this upstream's slots (beliefs, leases, rates); absent: `id`. Each
+   * model of a llama-swap or router-mode upstream has its own (src/fleet/model-view.ts).
+   */
+  readonly slotScope?: number;
+}
+
+/** An upstream and the models it serves, as hot-slot saves need it. */
+export type ServingUpstream = RoutableUpstream & { readonly models: readonly string[] };
+
+/** What a request for a model does on a multi-model upstream (src/fleet/fleet.ts answers). */
+export interface SwapOutcome {
+  /** The model is not loaded: its server starts with empty slots and RAM cache. */
+  cold: boolean;
+  /** Loaded models the request may unload; their hot slots are saved first. */
+  evicted: readonly ServingUpstream[];
+}
+
+/** Asked just before a request goes out, so saves happen before a swap. */
+export interface SwapCheck {
+  beforeRun(upstream: RoutableUpstream, model: string, signal?: AbortSignal): Promise<SwapOutcome>;
 }
 
 /** What the router needs of the lease queue (src/leases/lease-queue.ts). */
@@ -66,11 +87,15 @@ export interface RouterDeps {
   now: () => number;
   /** The disk tier; absent: slots are never saved or restored. */
   kv?: KvTier;
+  /** Model swaps on llama-swap and router-mode upstreams; absent: none are expected. */
+  swaps?: SwapCheck;
 }
 
 const key = (server: number, slot: number) => `${server}/${slot}`;
-/** The lease key of a server's slot, for work that leases slots beside the router (idle saves). */
-export const slotLeaseKey = key;
+const scopeOf = (u: { readonly id: number; readonly slotScope?: number }) => u.slotScope ?? u.id;
+
+/** The lease key of an upstream's slot (in its model's scope), for work that leases slots beside the router (idle saves). */
+export const slotLeaseKey = (upstream: { readonly id: number; readonly slotScope?: number }, slot: number): string => key(scopeOf(upstream), slot);
 
 /** The gateway's routing state: beliefs, rates, and the expected end of every lease. */
 export class Router {
@@ -103,7 +128,7 @@ export class Router {
     const [serverText, slotText] = lease.key.split('/');
     const server = Number(serverText);
     const slot = Number(slotText);
-    const upstream = upstreams.find((u) => u.id === server)!;
+    const upstream = upstreams.find((u) => scopeOf(u) === server)!;
     // After a wait the slot may hold something else now: score it again as it is at this moment.
     let choice = decision.choices.get(lease.key)!;
     if (startedMs > asked) {
@@ -135,11 +160,12 @@ export class Router {
    * that beats recomputing it. Never throws for the tier's sake.
    */
   async prepare(placement: Placement, request: RoutedRequest, model: string, signal?: AbortSignal): Promise<void> {
+    if (this.deps.swaps) await this.beforeSwap(placement, request, model, signal);
     const kv = this.deps.kv;
     if (kv === undefined) return;
     const { upstream, slot, choice } = placement;
-    const rates = this.rates.get(upstream.id);
-    const content = this.index.slot(upstream.id, slot);
+    const rates = this.rates.get(scopeOf(upstream));
+    const content = this.index.slot(scopeOf(upstream), slot);
     // llama-server keeps a slot's content when the request keeps at least half of it.
     const keeps = choice.reuse.source === 'slot' && content !== undefined && choice.reuse.blocks * 2 >= content.chain.length;
     const restored = await kv.beforeRun({
@@ -148,7 +174,7 @@ export class Router {
       tokensPerBlock: this.deps.config.scheduler.blockChars * rates.tokensPerChar, promptTokensPerMs: rates.promptTokensPerMs, signal,
     });
     if (restored === null) return;
-    this.index.setSlot(upstream.id, slot, { chain: restored.chain, tokens: restored.tokens, lastUsedMs: this.deps.now() });
+    this.index.setSlot(scopeOf(upstream), slot, { chain: restored.chain, tokens: restored.tokens, lastUsedMs: this.deps.now() });
     placement.restored = restored;
     placement.choice = {
       ...choice, reuse: { blocks: restored.blocks, source: 'slot' }, reuseTokens: restored.expectedTokens,
@@ -156,16 +182,36 @@ export class Router {
     };
   }
 
+  /**
+   * On a multi-model upstream, a request for a model that is not loaded swaps it in: the hot
+   * slots of the models it may unload go to disk first (restored on demand when they come back),
+   * and what was believed of their slots, and of the cold model's, is dropped: their servers
+   * start empty. The placement then expects no reuse, so a saved entry can be restored.
+   */
+  private async beforeSwap(placement: Placement, request: RoutedRequest, model: string, signal?: AbortSignal): Promise<void> {
+    const swap = await this.deps.swaps!.beforeRun(placement.upstream, model, signal);
+    if (swap.evicted.length > 0) {
+      await this.deps.kv?.saveHot(this.hotSlots(swap.evicted));
+      for (const u of swap.evicted) this.index.resetServer(scopeOf(u), u.ramCacheTokens);
+    }
+    if (!swap.cold) return;
+    const { upstream, choice } = placement;
+    this.index.resetServer(scopeOf(upstream), upstream.ramCacheTokens);
+    const prefillTokens = promptTokens(request.promptChars, this.rates.get(scopeOf(upstream)));
+    placement.choice = { ...choice, reuse: { blocks: 0, source: 'none' }, reuseTokens: 0, prefillTokens };
+  }
+
   /** Idle slots holding something, for the disk tier to save on shutdown. */
-  hotSlots(upstreams: readonly (RoutableUpstream & { readonly models: readonly string[] })[]): HotSlot[] {
+  hotSlots(upstreams: readonly ServingUpstream[]): HotSlot[] {
     const out: HotSlot[] = [];
     for (const u of upstreams) {
       const model = u.models[0];
-      if (model === undefined || this.generations.get(u.id) !== u.generation) continue;
+      const scope = scopeOf(u);
+      if (model === undefined || this.generations.get(scope) !== u.generation) continue;
       for (const slot of u.slotIds) {
-        const content = this.index.slot(u.id, slot);
-        if (content === undefined || content.tokens === 0 || this.deps.leases.isBusy(key(u.id, slot))) continue;
-        out.push({ upstream: u, slot, model, content, idleMs: this.deps.now() - content.lastUsedMs, promptTokensPerMs: this.rates.get(u.id).promptTokensPerMs });
+        const content = this.index.slot(scope, slot);
+        if (content === undefined || content.tokens === 0 || this.deps.leases.isBusy(key(scope, slot))) continue;
+        out.push({ upstream: u, slot, model, content, idleMs: this.deps.now() - content.lastUsedMs, promptTokensPerMs: this.rates.get(scope).promptTokensPerMs });
       }
     }
     return out;
@@ -176,21 +222,22 @@ export class Router {
     const { now, metrics } = this.deps;
     try {
       const { upstream, slot, choice } = placement;
+      const scope = scopeOf(upstream);
       const t = result.timings;
       if (!result.complete || t === null) {
         // Cut short or unreported: what the slot holds now is unknown, so believe nothing.
-        if (!result.complete) this.index.forgetSlot(upstream.id, slot);
+        if (!result.complete) this.index.forgetSlot(scope, slot);
         return;
       }
       if (placement.restored) this.deps.kv?.verify(placement.restored, t.cacheN);
-      const rates = this.rates.get(upstream.id);
+      const rates = this.rates.get(scope);
       const tolerance = Math.max(2 * this.deps.config.scheduler.blockChars * rates.tokensPerChar, 0.1 * choice.reuseTokens);
       const correction = this.index.recordOutcome({
-        server: upstream.id, slot, chain: request.chain, tokens: t.cacheN + t.promptN + t.predictedN,
+        server: scope, slot, chain: request.chain, tokens: t.cacheN + t.promptN + t.predictedN,
         expected: choice.reuse, expectedTokens: choice.reuseTokens, reusedTokens: t.cacheN, nowMs: now(),
       }, tolerance);
       if (correction) metrics.indexCorrections.inc({ kind: correction });
-      this.rates.record(upstream.id, {
+      this.rates.record(scope, {
         promptN: t.promptN, promptMs: t.promptMs, cacheN: t.cacheN, predictedN: t.predictedN, predictedMs: t.predictedMs,
         promptChars: request.promptChars, serviceMs: now() - placement.startedMs,
       });
@@ -198,7 +245,7 @@ export class Router {
       metrics.promptTokens.inc({ kind: 'reused' }, t.cacheN);
       // At the server's measured rate, not this request's: a prefill of a few tokens is mostly
       // fixed overhead and would inflate the per-token cost of the tokens it skipped.
-      metrics.prefillSecondsSaved.inc(t.cacheN / this.rates.get(upstream.id).promptTokensPerMs / 1000);
+      metrics.prefillSecondsSaved.inc(t.cacheN / this.rates.get(scope).promptTokensPerMs / 1000);
     } finally {
       placement.release();
     }
@@ -206,19 +253,21 @@ export class Router {
 
   /** Forgets a server's slot contents when it was seen to (re)start. */
   private track(u: RoutableUpstream): void {
-    if (this.generations.get(u.id) === u.generation) return;
-    this.generations.set(u.id, u.generation);
-    this.index.resetServer(u.id, u.ramCacheTokens);
+    const scope = scopeOf(u);
+    if (this.generations.get(scope) === u.generation) return;
+    this.generations.set(scope, u.generation);
+    this.index.resetServer(scope, u.ramCacheTokens);
   }
 
   private view(u: RoutableUpstream, chain: Chain): ServerView {
     const { leases, now } = this.deps;
-    const rates = this.rates.get(u.id);
+    const scope = scopeOf(u);
+    const rates = this.rates.get(scope);
     const params: CostParams = { blockChars: this.deps.config.scheduler.blockChars, reuseHalfLifeMs: defaults.reuseHalfLifeMs, ramCacheTokens: u.ramCacheTokens };
     const t = now();
     let load = 0;
     const slots: SlotView[] = u.slotIds.map((slot) => {
-      const k = key(u.id, slot);
+      const k = key(scope, slot);
       const busy = leases.isBusy(k);
       const waiting = leases.waitingFor(k);
       load += (busy ? 1 : 0) + waiting;
@@ -228,17 +277,17 @@ export class Router {
       const end = this.expectedEnd.get(k);
       const remaining = end === undefined || end <= t ? rates.serviceMs : end - t;
       const waitMs = busy ? remaining + waiting * rates.serviceMs : 0;
-      const content = this.index.slot(u.id, slot);
-      return { slot, key: k, busy, waitMs, content, reuse: this.index.expectedReuse(u.id, slot, chain), copiedElsewhere: false };
+      const content = this.index.slot(scope, slot);
+      return { slot, key: k, busy, waitMs, content, reuse: this.index.expectedReuse(scope, slot, chain), copiedElsewhere: false };
     });
     // A context that is also in the RAM cache or in another slot loses nothing when overwritten.
-    const ram = this.index.ram(u.id);
+    const ram = this.index.ram(scope);
     for (const s of slots) {
       const c = s.content;
       if (!c || c.chain.length === 0) continue;
       s.copiedElsewhere = (ram?.best(c.chain)?.blocks ?? 0) >= c.chain.length
         || slots.some((o) => o !== s && o.content !== undefined && commonBlocks(o.content.chain, c.chain) >= c.chain.length);
     }
-    return { server: u.id, slots, rates, load, params };
+    return { server: scope, slots, rates, load, params };
   }
 }

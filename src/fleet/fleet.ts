@@ -1,13 +1,22 @@
 // The fleet: every configured upstream, probed on a timer, and the questions the gateway asks
-// of it (which ready servers serve this model, which models are there). Decisions live in
-// upstream.ts (state) and models.ts (resolution); this file owns the timers, the probes in
-// flight and the listeners.
+// of it (which ready servers serve this model, which models are there, what a request for a
+// model will swap out). Decisions live in upstream.ts (state), models.ts (resolution) and
+// swap-plan.ts (swaps); this file owns the timers, the probes in flight and the listeners.
 import { clearTimeout, setTimeout } from 'node:timers';
 import type { Config } from '../config/config.js';
 import { SlotkeeperError } from '../errors.js';
+import type { RoutableUpstream, SwapCheck, SwapOutcome } from '../router.js';
+import { isMultiModel } from './model-routes.js';
+import { ModelView } from './model-view.js';
 import { type ModelList, listModels, resolveModel } from './models.js';
-import { probe } from './probe.js';
+import { probe, readLoaded } from './probe.js';
+import { planSwap } from './swap-plan.js';
 import { Upstream, type UpstreamChange } from './upstream.js';
+
+/** What requests are routed to: a llama-server, or one model of a llama-swap or router-mode upstream. */
+export type Routable = Upstream | ModelView;
+
+const NO_SWAP: SwapOutcome = { cold: false, evicted: [] };
 
 /**
  * How soon a draining upstream is probed again, ms (or at the normal interval if that is
@@ -36,7 +45,7 @@ interface Probing {
 }
 
 /** The upstreams of one gateway and their health. */
-export class Fleet {
+export class Fleet implements SwapCheck {
   /** One per config.upstreams entry, in config order (`upstream.id` is the index). */
   readonly upstreams: readonly Upstream[];
   readonly #config: Config;
@@ -47,6 +56,11 @@ export class Fleet {
   readonly #listeners = new Set<FleetListener>();
   readonly #timers = new Map<Upstream, () => void>();
   readonly #probing = new Map<Upstream, Probing>();
+  // One view per (multi-model upstream, model), made on first use; scopes follow the config indices.
+  readonly #views = new Map<Upstream, Map<string, ModelView>>();
+  #nextScope: number;
+  // When each model of a multi-model upstream was last sent a request, to guess LRU unloads.
+  readonly #lastUsed = new Map<Upstream, Record<string, number>>();
   #started = false;
   #closed = false;
 
@@ -57,6 +71,7 @@ export class Fleet {
     this.#now = deps.now ?? Date.now;
     this.#setTimer = deps.setTimer ?? unrefTimer;
     this.#log = deps.log ?? (() => {});
+    this.#nextScope = this.upstreams.length;
   }
 
   /**
@@ -84,17 +99,56 @@ export class Fleet {
    * The canonical model id for a request's `model` and the ready upstreams serving it (see
    * models.ts for the rules). Throws SlotkeeperError 'model_not_found' (404) or 'no_upstream' (503).
    */
-  resolveModel(requested: string | null): { model: string; upstreams: Upstream[] } {
+  resolveModel(requested: string | null): { model: string; upstreams: Routable[] } {
     const resolution = resolveModel(requested, this.upstreams, this.#config);
     if (!resolution.ok) throw new SlotkeeperError(resolution.code, resolution.message);
-    return { model: resolution.model, upstreams: resolution.upstreams };
+    const model = resolution.model;
+    return { model, upstreams: resolution.upstreams.map((u) => isMultiModel(u.kind) ? this.#view(u, model) : u) };
+  }
+
+  /**
+   * Ready llama-servers, and a view of each model a ready multi-model upstream has loaded (as
+   * last seen), for shutdown saves: asking a model that is not loaded to save would load it.
+   */
+  routables(): Routable[] {
+    const out: Routable[] = [];
+    for (const u of this.upstreams) {
+      if (u.state !== 'ready') continue;
+      if (!isMultiModel(u.kind)) out.push(u);
+      else for (const model of u.loaded ?? []) if (u.models.includes(model)) out.push(this.#view(u, model));
+    }
+    return out;
+  }
+
+  /**
+   * Just before a request for `model` goes to `target`: on a multi-model upstream, reads what is
+   * loaded there now and says whether the model is cold and which loaded models the request may
+   * unload (swap-plan.ts). Plain llama-servers, and upstreams that cannot say, swap nothing.
+   */
+  async beforeRun(target: RoutableUpstream, model: string, signal?: AbortSignal): Promise<SwapOutcome> {
+    const upstream = this.upstreams[target.id];
+    if (upstream === undefined || !isMultiModel(upstream.kind)) return NO_SWAP;
+    const loaded = await readLoaded({
+      url: upstream.url, apiKey: upstream.apiKey, kind: upstream.kind, timeoutMs: this.#config.fleet.probeTimeoutMs,
+      ...(signal ? { signal } : {}), ...(this.#fetch ? { fetch: this.#fetch } : {}),
+    });
+    if (loaded !== null) upstream.noteLoaded(loaded);
+    const lastUsed = this.#lastUsed.get(upstream) ?? {};
+    this.#lastUsed.set(upstream, lastUsed);
+    const plan = planSwap({ requested: model, loaded, capacity: upstream.capacity, lastUsed });
+    lastUsed[model] = this.#now();
+    if (plan.cold || plan.evicts.length > 0) {
+      this.#log(`fleet: upstream ${upstream.id}: model ${model} ${plan.cold ? 'is not loaded' : 'is loaded'}${plan.evicts.length > 0 ? `; the request may unload ${plan.evicts.join(', ')}` : ''}`);
+    }
+    return { cold: plan.cold, evicted: plan.evicts.filter((m) => upstream.models.includes(m)).map((m) => this.#view(upstream, m)) };
   }
 
   /**
    * The request path could not connect to `upstream` or lost the connection: it stops taking
    * requests (draining) and is probed again soon.
    */
-  reportFailure(upstream: Upstream, error: unknown): void {
+  reportFailure(target: Routable, error: unknown): void {
+    const upstream = target instanceof ModelView ? target.upstream : target;
     if (this.upstreams[upstream.id] !== upstream) throw new TypeError('Fleet.reportFailure: not an upstream of this fleet');
     this.#emit(upstream, upstream.requestFailed(describe(error)));
     // A probe in flight schedules the next one when it ends, by the state it leaves.
@@ -112,6 +166,14 @@ export class Fleet {
     return () => { this.#listeners.delete(listener); };
   }
 
+  #view(upstream: Upstream, model: string): ModelView {
+    let views = this.#views.get(upstream);
+    if (views === undefined) this.#views.set(upstream, views = new Map());
+    let view = views.get(model);
+    if (view === undefined) views.set(model, view = new ModelView(upstream, model, this.#nextScope++));
+    return view;
+  }
+
   #probe(upstream: Upstream): Promise<void> {
     const running = this.#probing.get(upstream);
     if (running !== undefined) return running.done;
@@ -125,6 +187,8 @@ export class Fleet {
       apiKey: upstream.apiKey,
       timeoutMs: this.#config.fleet.probeTimeoutMs,
       readSlots: upstream.wantsSlotList,
+      kind: upstream.kind,
+      discoverModel: (model) => upstream.wantsModelSlots(model),
       signal: controller.signal,
       ...(this.#fetch === undefined ? {} : { fetch: this.#fetch }),
     }).then((result) => {

@@ -14,8 +14,12 @@
 //                    "created":<now>,"meta":{"n_ctx":4096,...}}],"models":[...]}
 //   With --api-key, everything but /health answers 401 without `Authorization: Bearer <key>`.
 // llama-swap answers /health with a plain "OK" and has no /props or /slots at its root (404):
-// those are optional, /v1/models is not.
+// those are optional, /v1/models is not. Multi-model upstreams (llama-swap, llama.cpp's router
+// mode) are also asked which models are loaded, and each loaded model's own /props (and /slots on
+// discovery) are read: see model-routes.ts for the shapes and why only loaded models are asked.
+import type { UpstreamKind } from '../kv/slot-actions.js';
 import type { ServedModel } from './models.js';
+import { isMultiModel, modelUrl, parseRouterCapacity, parseRouterLoaded, parseRunning } from './model-routes.js';
 
 /** What to probe and how. */
 export interface ProbeOptions {
@@ -30,6 +34,16 @@ export interface ProbeOptions {
   /** Aborts the probe (the fleet closing). */
   signal?: AbortSignal;
   fetch?: typeof fetch;
+  /** How the upstream serves models; 'llama-server' when absent. */
+  kind?: UpstreamKind;
+  /** Multi-model kinds: whether to read a loaded model's /props and /slots (its slots are not known yet). */
+  discoverModel?: (model: string) => boolean;
+}
+
+/** What one model's own server said of its slots (multi-model kinds). */
+export interface ModelFacts {
+  slotIds: number[] | null;
+  nCtx: number | null;
 }
 
 /** Why a probe failed; `unreachable` and `loading` mean the server process may have restarted. */
@@ -45,6 +59,12 @@ export interface ProbeSuccess {
   nCtx: number | null;
   /** /props `is_sleeping`: the model is unloaded and the KV cache gone until the next request. */
   sleeping: boolean;
+  /** Multi-model kinds: the loaded models (null: the upstream did not say). */
+  loaded?: string[] | null;
+  /** Multi-model kinds: each loaded model's slots, as its own server said. */
+  modelFacts?: Record<string, ModelFacts>;
+  /** Multi-model kinds: how many models can be loaded at once, when the upstream says. */
+  capacity?: number | null;
 }
 
 /** A server that did not answer as a ready one. */
@@ -73,8 +93,8 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
   const fetchImpl = options.fetch ?? fetch;
   const headers: Record<string, string> = options.apiKey === null ? {} : { authorization: `Bearer ${options.apiKey}` };
 
-  const get = async (path: string, optional: boolean): Promise<unknown> => {
-    const res = await fetchImpl(`${options.url}${path}`, { headers, signal });
+  const get = async (path: string, optional: boolean, url = `${options.url}${path}`): Promise<unknown> => {
+    const res = await fetchImpl(url, { headers, signal });
     const text = await res.text();
     if (optional && (res.status === 404 || res.status === 501)) return undefined;
     if (res.status === 503) throw new ProbeError('loading', `GET ${path} answered 503: ${errorText(text)}`);
@@ -92,6 +112,23 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
     const [propsBody, modelsBody] = await Promise.all([get('/props', true), get('/v1/models', false)]);
     const props = parseProps(propsBody);
     const models = parseModels(modelsBody);
+    const kind = options.kind ?? 'llama-server';
+    if (isMultiModel(kind)) {
+      // The root's /props and /slots are llama-swap's 404s or the router's own: no slots there.
+      const loaded = kind === 'llama-swap' ? parseRunning(await get('/running', true)) : parseRouterLoaded(modelsBody);
+      const modelFacts: Record<string, ModelFacts> = {};
+      // Only on discovery: a model's slots do not change between its loads, and on llama-swap every
+      // /upstream call races with a swap (it would load the model again if it was just unloaded).
+      for (const model of loaded ?? []) {
+        if (!(options.discoverModel?.(model) ?? true)) continue;
+        const facts = await readModelFacts((path, optional) => get(path, optional, modelUrl(kind, options.url, model, path)));
+        if (facts !== null) modelFacts[model] = facts;
+      }
+      return {
+        ok: true, models: models.models, slotIds: null, nCtx: null, sleeping: false, loaded, modelFacts,
+        capacity: kind === 'router' ? parseRouterCapacity(propsBody) : 1,
+      };
+    }
     const slots = options.readSlots && !props.sleeping ? parseSlots(await get('/slots', true)) : null;
     return {
       ok: true,
@@ -106,6 +143,23 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
     if (err instanceof ProbeError) return { ok: false, kind: err.kind, error: err.message };
     // fetch rejects with a TypeError whose cause names the socket error (ECONNREFUSED...) on Node.
     return { ok: false, kind: 'unreachable', error: describeNetworkError(err) };
+  }
+}
+
+/**
+ * One loaded model's slots, from its own /props and /slots. Null when that model answers as not
+ * ready (it was unloaded since the loaded set was read, or is still loading): the upstream is
+ * fine, the model's facts wait for the next probe.
+ */
+async function readModelFacts(get: (path: string, optional: boolean) => Promise<unknown>): Promise<ModelFacts | null> {
+  try {
+    const props = parseProps(await get('/props', true));
+    if (props.sleeping) return { slotIds: props.slotIds, nCtx: props.nCtx };
+    const slots = parseSlots(await get('/slots', true));
+    return { slotIds: slots?.ids ?? props.slotIds, nCtx: slots?.nCtx ?? props.nCtx };
+  } catch (err) {
+    if (err instanceof ProbeError) return null;
+    throw err;
   }
 }
 
@@ -189,4 +243,27 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function isCount(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) > 0;
+}
+
+/**
+ * The models a multi-model upstream has loaded right now (llama-swap's /running, router mode's
+ * /v1/models status), or null when it cannot say within `timeoutMs`. Never throws: an unknown
+ * loaded set only means no save before a swap.
+ */
+export async function readLoaded(options: { url: string; apiKey: string | null; kind: UpstreamKind; timeoutMs: number; signal?: AbortSignal; fetch?: typeof fetch }): Promise<string[] | null> {
+  if (!isMultiModel(options.kind)) return null;
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const headers: Record<string, string> = options.apiKey === null ? {} : { authorization: `Bearer ${options.apiKey}` };
+  const path = options.kind === 'llama-swap' ? '/running' : '/v1/models';
+  try {
+    const res = await (options.fetch ?? fetch)(`${options.url}${path}`, { headers, signal });
+    const text = await res.text();
+    if (!res.ok) return null;
+    const body = JSON.parse(text) as unknown;
+    return options.kind === 'llama-swap' ? parseRunning(body) : parseRouterLoaded(body);
+  } catch {
+    // Unreachable, slow or not JSON: the request's own path will find out and report it.
+    return null;
+  }
 }

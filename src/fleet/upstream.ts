@@ -9,8 +9,9 @@
 //   draining, down ─good probe─▶ ready
 import type { UpstreamConfig } from '../config/config.js';
 import { defaults } from '../defaults.js';
+import type { UpstreamKind } from '../kv/slot-actions.js';
 import type { ServedModel } from './models.js';
-import { type ProbeFailure, type ProbeSuccess, range } from './probe.js';
+import { type ModelFacts, type ProbeFailure, type ProbeSuccess, range } from './probe.js';
 
 /**
  * unknown: never probed. probing: first probe in flight. ready: takes requests. draining: a
@@ -35,6 +36,9 @@ export interface UpstreamChange {
 /** llama-swap and other servers without /props or /slots: one slot unless the config says more. */
 const undiscoveredSlots = 1;
 
+/** llama.cpp's router keeps at most this many models loaded unless its /props says (--models-max). */
+const routerDefaultCapacity = 4;
+
 /** One upstream. Read its fields; only the fleet calls the transitions. */
 export class Upstream {
   /** Index in config.upstreams. */
@@ -44,6 +48,8 @@ export class Upstream {
   readonly apiKey: string | null;
   /** config.upstreams[id].slots, which overrides discovery; null when not set. */
   readonly slotsOverride: number | null;
+  /** How it serves models: one (llama-server) or several, each with its own slots. */
+  readonly kind: UpstreamKind;
 
   #state: UpstreamState = 'unknown';
   #modelInfo: readonly ServedModel[] = [];
@@ -60,6 +66,11 @@ export class Upstream {
   // A failure that hints at a restart (could not connect, model loading) was seen since the
   // last good probe: the next good probe cannot rule out that the KV cache was lost.
   #mayHaveRestarted = false;
+  // Multi-model kinds: what each model's own server said of its slots, the models loaded when
+  // last asked, and how many can be loaded at once.
+  #modelFacts = new Map<string, ModelFacts>();
+  #loaded: readonly string[] | null = null;
+  #capacity: number;
 
   constructor(id: number, config: UpstreamConfig) {
     this.id = id;
@@ -67,6 +78,8 @@ export class Upstream {
     this.ramCacheTokens = config.ramCacheTokens ?? defaults.ramCacheTokens;
     this.apiKey = config.apiKey ?? null;
     this.slotsOverride = config.slots ?? null;
+    this.kind = config.kind ?? 'llama-server';
+    this.#capacity = this.kind === 'router' ? routerDefaultCapacity : 1;
   }
 
   /** Where it is in its lifecycle; only `ready` upstreams get requests. */
@@ -98,6 +111,32 @@ export class Upstream {
     return this.slotsOverride === null && (this.#generation === 0 || this.#mayHaveRestarted || this.#state === 'down');
   }
 
+  /** Multi-model kinds: the models loaded when last asked, or null when not known. */
+  get loaded(): readonly string[] | null { return this.#loaded; }
+  /** Multi-model kinds: models that can be loaded at once (0: no limit); llama-swap counts as one swap group. */
+  get capacity(): number { return this.#capacity; }
+
+  /** Multi-model kinds: `model`'s slot ids (the config override, else what its server said, else one). */
+  slotIdsOf(model: string): readonly number[] {
+    if (this.slotsOverride !== null) return range(this.slotsOverride);
+    return this.#modelFacts.get(model)?.slotIds ?? range(undiscoveredSlots);
+  }
+
+  /** Multi-model kinds: `model`'s context per slot, or null until its server was seen loaded. */
+  nCtxOf(model: string): number | null {
+    return this.#modelFacts.get(model)?.nCtx ?? null;
+  }
+
+  /** Multi-model kinds: whether the next probe should read `model`'s /slots (not known yet). */
+  wantsModelSlots(model: string): boolean {
+    return this.slotsOverride === null && this.#modelFacts.get(model)?.slotIds == null;
+  }
+
+  /** The loaded set was read outside a probe (just before a request). */
+  noteLoaded(models: readonly string[]): void {
+    this.#loaded = [...models];
+  }
+
   /** A probe starts; pass the ticket to probeSucceeded. */
   beginProbe(): { ticket: number; change: UpstreamChange | null } {
     const before = this.#before();
@@ -121,7 +160,16 @@ export class Upstream {
       || result.nCtx !== this.#nCtx
       || !sameItems([...nextModels].sort(), [...this.#models].sort())
       || (result.sleeping && !this.#sleeping);
-    if (restarted) this.#generation += 1;
+    if (restarted) {
+      this.#generation += 1;
+      this.#modelFacts.clear();
+    }
+    for (const [model, facts] of Object.entries(result.modelFacts ?? {})) {
+      const known = this.#modelFacts.get(model);
+      this.#modelFacts.set(model, { slotIds: facts.slotIds ?? known?.slotIds ?? null, nCtx: facts.nCtx ?? known?.nCtx ?? null });
+    }
+    if (result.loaded !== undefined && result.loaded !== null) this.#loaded = result.loaded;
+    if (result.capacity !== undefined && result.capacity !== null) this.#capacity = result.capacity;
     this.#state = 'ready';
     this.#modelInfo = result.models;
     this.#models = nextModels;

@@ -43,7 +43,7 @@ function throwsCode(fn: () => unknown, code: string, status: number): void {
   assert.unreachable(`expected ${code}`);
 }
 
-const ids = (upstreams: readonly Upstream[]) => upstreams.map((u) => u.id);
+const ids = (upstreams: readonly { id: number }[]) => upstreams.map((u) => u.id);
 
 // --- two servers: discovery, resolution, one going away --------------------------------------
 

@@ -133,5 +133,65 @@ failures('aborted by the caller: aborted, not timeout', async () => {
   assert.equal(await pending, { ok: false, kind: 'aborted', error: 'probe aborted' });
 });
 
+const multi = suite('probe: multi-model upstreams');
+
+const swapModels = { object: 'list', data: [{ id: 'm1', object: 'model', created: 9, owned_by: 'llama-swap' }, { id: 'm2', object: 'model', created: 9, owned_by: 'llama-swap' }] };
+const swap = {
+  '/health': ok('OK'), '/v1/models': ok(swapModels),
+  '/running': ok({ running: [{ model: 'm1', state: 'ready', cmd: 'llama-server', proxy: 'http://127.0.0.1:9', ttl: 0, name: '', description: '' }] }),
+  '/upstream/m1/props': ok(llamaProps), '/upstream/m1/slots': ok(llamaSlots),
+};
+
+multi('llama-swap: models from /v1/models, loaded set from /running, slots of loaded models only', async () => {
+  const seen: Array<{ path: string; auth: string | null }> = [];
+  const result = await run(swap, { kind: 'llama-swap', fetch: fakeFetch(swap, seen) });
+  assert.equal(result, {
+    ok: true,
+    models: [{ id: 'm1', aliases: [], ownedBy: 'llama-swap', created: 9 }, { id: 'm2', aliases: [], ownedBy: 'llama-swap', created: 9 }],
+    slotIds: null, nCtx: null, sleeping: false,
+    loaded: ['m1'], modelFacts: { m1: { slotIds: [0, 1], nCtx: 2048 } }, capacity: 1,
+  });
+  assert.not.ok(seen.some((s) => s.path.startsWith('/upstream/m2')), 'asking m2 through /upstream would load it');
+  assert.not.ok(seen.some((s) => s.path === '/slots'));
+});
+
+multi('a model whose slots are known is not asked again (each /upstream call may race a swap)', async () => {
+  const seen: Array<{ path: string; auth: string | null }> = [];
+  const result = await run(swap, { kind: 'llama-swap', discoverModel: () => false, fetch: fakeFetch(swap, seen) });
+  assert.equal(result.ok && result.modelFacts, {});
+  assert.not.ok(seen.some((s) => s.path.startsWith('/upstream/')));
+});
+
+multi('a loaded model that answers 503 (swapped out meanwhile, loading) leaves the probe good', async () => {
+  const result = await run({ ...swap, '/upstream/m1/props': { status: 503, body: 'loading' } }, { kind: 'llama-swap' });
+  assert.equal(result.ok && [result.loaded, result.modelFacts], [['m1'], {}]);
+});
+
+const routerModels = { object: 'list', data: [
+  { id: 'r1', aliases: [], owned_by: 'llamacpp', created: 3, status: { value: 'loaded' } },
+  { id: 'r2', aliases: [], owned_by: 'llamacpp', created: 3, status: { value: 'unloaded' } },
+] };
+
+multi('router mode: loaded set from /v1/models status, capacity from /props max_instances, ?model= reads', async () => {
+  const seen: string[] = [];
+  const fetchImpl = (async (input: string | URL | Request) => {
+    const url = new URL(String(input));
+    seen.push(`${url.pathname}${url.search}`);
+    const body = url.pathname === '/health' ? { status: 'ok' }
+      : url.pathname === '/v1/models' ? routerModels
+      : url.pathname === '/props' && url.search === '' ? { role: 'router', max_instances: 2, default_generation_settings: { n_ctx: 0 } }
+      : url.pathname === '/props' ? llamaProps
+      : llamaSlots;
+    return new Response(JSON.stringify(body), { status: 200 });
+  }) as typeof fetch;
+  const result = await run({}, { kind: 'router', fetch: fetchImpl });
+  assert.equal(result.ok && [result.loaded, result.modelFacts, result.capacity], [['r1'], { r1: { slotIds: [0, 1], nCtx: 2048 } }, 2]);
+  assert.ok(seen.includes('/props?model=r1&autoload=false'));
+  assert.ok(seen.includes('/slots?model=r1&autoload=false'));
+  assert.not.ok(seen.some((s) => s.includes('r2')), 'an unloaded model is never asked');
+  assert.not.ok(seen.includes('/slots'), 'the router\'s own /slots wants a model');
+});
+
 answers.run();
 failures.run();
+multi.run();
