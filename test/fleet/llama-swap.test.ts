@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { withDefaults } from '../../src/config/config.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { type LlamaSwapStandIn, startLlamaSwapStandIn, tinyVariant } from '../helpers/llama-swap-stand-in.js';
+import { metric } from '../helpers/metrics.js';
 
 interface Completion { timings: { cache_n: number; prompt_n: number } }
 
@@ -24,17 +25,6 @@ async function complete(base: string, model: string, prompt: string): Promise<Co
   return JSON.parse(text) as Completion;
 }
 
-/** The sum of a metric's samples whose labels include `labels`. */
-async function metric(gateway: Gateway, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
-}
 
 /** A conversation on m1, a request for m2 (the swap), then m1's next turn: its response. */
 async function swapSequence(base: string, seed: string): Promise<{ first: Completion; back: Completion }> {

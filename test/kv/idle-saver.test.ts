@@ -19,6 +19,7 @@ import { SavedIndex } from '../../src/kv/saved-index.js';
 import { LeaseQueue } from '../../src/leases/lease-queue.js';
 import { rigServer } from '../helpers/llama.js';
 import { exitIfStillRunningAfter } from '../helpers/watchdog.js';
+import { metric } from '../helpers/metrics.js';
 
 // The real-server test awaits a log line: without idle saves it would wait forever.
 exitIfStillRunningAfter(180_000, import.meta.url);
@@ -137,16 +138,6 @@ async function complete(gateway: Gateway, prompt: string): Promise<Completion> {
   return JSON.parse(text) as Completion;
 }
 
-async function metric(gateway: Gateway, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
-}
 
 const llama = suite('kv/idle-saver on llama-server');
 

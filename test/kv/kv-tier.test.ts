@@ -12,6 +12,7 @@ import { type PartialConfig, withDefaults } from '../../src/config/config.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { indexFileName, parseEntryFileName, serverHash } from '../../src/kv/file-name.js';
 import { rigServer } from '../helpers/llama.js';
+import { metric } from '../helpers/metrics.js';
 
 interface Completion { timings: { cache_n: number; prompt_n: number } }
 
@@ -29,17 +30,6 @@ async function complete(gateway: Gateway, prompt: string): Promise<Completion> {
   return JSON.parse(text) as Completion;
 }
 
-/** The sum of a metric's samples whose labels include `labels`. */
-async function metric(gateway: Gateway, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
-}
 
 function gatewayFor(server: LlamaServer, dir: string | null, extra: PartialConfig = {}, log?: (line: string) => void): Promise<Gateway> {
   return startGateway(withDefaults({

@@ -14,6 +14,7 @@ import type { LlamaServer } from '../../bench/rig/server.js';
 import { type PartialConfig, withDefaults } from '../../src/config/config.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { rigServer } from '../helpers/llama.js';
+import { metric } from '../helpers/metrics.js';
 import { setup } from '../helpers/setup.js';
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
@@ -51,12 +52,6 @@ async function predicted(server: LlamaServer): Promise<number> {
   return Number(line[1]);
 }
 
-/** A counter from the gateway's /metrics (0 before its first increment). */
-async function counter(gateway: Gateway, name: string, label = ''): Promise<number> {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(label === '' ? `${name} ` : `${name}{${label}} `));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 const chat = (content: string, extra: Record<string, unknown> = {}) =>
   ({ messages: [{ role: 'user', content }], max_tokens: 8, temperature: 0, ...extra });
@@ -98,7 +93,7 @@ served('an exact hit is byte-identical to the first answer (JSON), and llama-ser
   assert.ok(second.body.equals(first.body), 'byte-identical, id and timings included');
   assert.is(second.headers['x-slotkeeper-slot'], undefined, 'a hit ran nowhere');
   assert.is(await predicted(server), before);
-  assert.ok(await counter(gateway, 'slotkeeper_response_cache_prompt_tokens_saved_total') > 0, 'timings told what the hit saved');
+  assert.ok(await metric(gateway, 'slotkeeper_response_cache_prompt_tokens_saved_total') > 0, 'timings told what the hit saved');
 });
 
 served('an exact hit is byte-identical to the first answer (SSE)', async () => {
@@ -152,8 +147,8 @@ served('a sampling request (no temperature) is not served from the cache by defa
 served('coalescing with a leader that leaves: followers get the whole stream from one upstream call', async () => {
   const url = `${gateway.url}/v1/chat/completions`;
   const body = chat('coalesce on the real server', { stream: true, max_tokens: 64 });
-  const coalesced = () => counter(gateway, 'slotkeeper_response_cache_coalesced_total');
-  const misses = () => counter(gateway, 'slotkeeper_response_cache_misses_total');
+  const coalesced = () => metric(gateway, 'slotkeeper_response_cache_coalesced_total');
+  const misses = () => metric(gateway, 'slotkeeper_response_cache_misses_total');
   const [joinedBefore, missesBefore] = [await coalesced(), await misses()];
   let joined!: () => void;
   const leader = post(url, body, {}, new Promise<void>((resolve) => { joined = resolve; }));
@@ -232,7 +227,7 @@ eviction('an entry past its TTL is evicted and asked again upstream', async () =
   assert.is((await post(url, chat('ttl'))).headers['x-cache'], 'HIT');
   clock += 61_000;
   assert.is((await post(url, chat('ttl'))).headers['x-cache'], 'MISS');
-  assert.ok(await counter(small, 'slotkeeper_response_cache_evictions_total', 'reason="ttl"') >= 1);
+  assert.ok(await metric(small, 'slotkeeper_response_cache_evictions_total', { reason: 'ttl' }) >= 1);
 });
 
 eviction('a corrupt entry file is removed, never served, and the request is answered upstream', async () => {
@@ -251,7 +246,7 @@ eviction('a corrupt entry file is removed, never served, and the request is answ
   assert.is(again.headers['x-cache'], 'MISS');
   assert.is(JSON.parse(again.body.toString()).choices[0].message.content, JSON.parse(first.body.toString()).choices[0].message.content);
   assert.ok(await predicted(server) > before, 'answered upstream');
-  assert.ok(await counter(small, 'slotkeeper_response_cache_evictions_total', 'reason="corrupt"') >= 1);
+  assert.ok(await metric(small, 'slotkeeper_response_cache_evictions_total', { reason: 'corrupt' }) >= 1);
 });
 
 eviction('the byte budget evicts the least recently used answer', async () => {
@@ -266,7 +261,7 @@ eviction('the byte budget evicts the least recently used answer', async () => {
   assert.is((await post(url, chat('budget b'))).headers['x-cache'], 'MISS');
   await small.cache.settled();
   assert.is((await post(url, chat('budget a'))).headers['x-cache'], 'MISS', 'a was evicted to make room for b');
-  assert.ok(await counter(small, 'slotkeeper_response_cache_evictions_total', 'reason="budget"') >= 1);
+  assert.ok(await metric(small, 'slotkeeper_response_cache_evictions_total', { reason: 'budget' }) >= 1);
 });
 
 eviction.run();
