@@ -2,6 +2,7 @@
 // beliefs, rates), takes a lease on the chosen slot, and learns from each finished request. All
 // state it touches between the snapshot and the lease request is read and acted on in one tick.
 import type { Config } from './config/config.js';
+import { lostTokens } from './kv/decisions.js';
 import type { HotSlot, KvTier, Restored } from './kv/kv-tier.js';
 import { defaults } from './defaults.js';
 import { SlotkeeperError } from './errors.js';
@@ -138,12 +139,18 @@ export class Router {
     const { upstream, slot, choice } = placement;
     const rates = this.rates.get(upstream.id);
     const content = this.index.slot(upstream.id, slot);
-    // llama-server keeps a slot's content when the request keeps at least half of it.
-    const keeps = choice.reuse.source === 'slot' && content !== undefined && choice.reuse.blocks * 2 >= content.chain.length;
+    const tokensPerBlock = this.deps.config.scheduler.blockChars * rates.tokensPerChar;
+    const shared = content === undefined ? 0 : commonBlocks(content.chain, request.chain);
+    // llama-server keeps a slot's content when the request keeps at least half of it, but only
+    // the shared prefix survives: a request that shares a system prompt with the slot's
+    // conversation and goes on differently destroys the rest, so that rest is worth saving too.
+    const keeps = choice.reuse.source === 'slot' && content !== undefined && shared * 2 >= content.chain.length;
+    const lost = content === undefined ? 0 : lostTokens({ tokens: content.tokens, blocks: content.chain.length }, keeps ? shared : 0, tokensPerBlock);
     const restored = await kv.beforeRun({
-      upstream, slot, model, content, idleMs: content ? this.deps.now() - content.lastUsedMs : 0, overwrites: !keeps,
+      upstream, slot, model, content, idleMs: content ? this.deps.now() - content.lastUsedMs : 0,
+      overwrites: lost > 0, keptTokens: content === undefined ? 0 : content.tokens - lost,
       chain: request.chain, promptTokens: promptTokens(request.promptChars, rates), currentReuseTokens: choice.reuseTokens,
-      tokensPerBlock: this.deps.config.scheduler.blockChars * rates.tokensPerChar, promptTokensPerMs: rates.promptTokensPerMs, signal,
+      tokensPerBlock, promptTokensPerMs: rates.promptTokensPerMs, signal,
     });
     if (restored === null) return;
     this.index.setSlot(upstream.id, slot, { chain: restored.chain, tokens: restored.tokens, lastUsedMs: this.deps.now() });

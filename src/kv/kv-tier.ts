@@ -32,8 +32,10 @@ export interface SlotSituation {
   /** What the slot is believed to hold, and how long it has been idle. */
   content: SlotContent | undefined;
   idleMs: number;
-  /** The request replaces the content rather than extending it. */
+  /** The request replaces the content, in whole or past a shared prefix, rather than extending it. */
   overwrites: boolean;
+  /** Tokens of the content the request keeps in the slot (a shared prefix); default 0. */
+  keptTokens?: number;
   /** The request's chain and its prompt tokens (estimated). */
   chain: Chain;
   promptTokens: number;
@@ -119,7 +121,7 @@ export class KvTier {
     await store.ready;
     const target = this.target(s.upstream, s.model);
     if (s.overwrites && s.content !== undefined && s.content.tokens > 0) {
-      await this.save(store, s.upstream, target, s.slot, s.content, s.idleMs, s.promptTokensPerMs, s.signal);
+      await this.save(store, s.upstream, target, s.slot, s.content, s.idleMs, s.promptTokensPerMs, s.signal, s.keptTokens);
     }
     return this.restore(store, s.upstream, target, s);
   }
@@ -227,10 +229,10 @@ export class KvTier {
     return enabled;
   }
 
-  private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal): Promise<void> {
+  private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal, keptTokens = 0): Promise<void> {
     const { model } = target;
     const decision = decideSave({
-      tokens: content.tokens, idleMs, reuseHalfLifeMs: defaults.reuseHalfLifeMs, promptTokensPerMs,
+      tokens: content.tokens, keptTokens, idleMs, reuseHalfLifeMs: defaults.reuseHalfLifeMs, promptTokensPerMs,
       alreadySaved: store.index.covering(model, content.chain, content.tokens) !== undefined,
       minTokens: this.deps.config.kv.minSaveTokens,
       // Until a save has measured this server's KV bytes per token, any guess is off by 100× (a
