@@ -79,7 +79,9 @@ async function startFront(config: Configuration, servers: readonly LlamaServer[]
       // The servers run with --slot-save-path (a temp dir each) on this machine, so slotkeeper's disk
       // tier names files by chain hash and collects garbage there instead of working blind.
       const upstreams = servers.map((s) => ({ url: s.url, ramCacheTokens, ...(s.slotSavePath ? { slotSaveDir: s.slotSavePath } : {}) }));
-      const gateway = await startGateway(withDefaults({ port: 0, upstreams }), {
+      // A 2,048-token prefill batch on a contended 2-core machine can stall a stream sharing the
+      // server for over a minute; replay's own limit (600 s) applies to direct runs, so the same here.
+      const gateway = await startGateway(withDefaults({ port: 0, upstreams, limits: { upstreamIdleTimeoutMs: BENCH_IDLE_TIMEOUT_MS } }), {
         // prom-client's process metrics would only add work to the bench process.
         defaultMetrics: false,
         log: (line) => log(`slotkeeper: ${line}`),
@@ -97,6 +99,9 @@ async function startFront(config: Configuration, servers: readonly LlamaServer[]
     }
   }
 }
+
+/** slotkeeper's upstream idle timeout in benches: as long as replay waits for a request. */
+export const BENCH_IDLE_TIMEOUT_MS = 600_000;
 
 /** The disk tier's counters from slotkeeper's /metrics, for the progress log. */
 async function diskTierSummary(url: string): Promise<string> {
