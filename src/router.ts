@@ -9,6 +9,7 @@ import { SlotkeeperError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { type Chain, commonBlocks } from './prefix/chain.js';
 import { PrefixIndex } from './prefix/prefix-index.js';
+import type { CachedPrompt } from './prefix/ram-cache.js';
 import type { Timings } from './proxy/timings.js';
 import { type CostParams, promptTokens, serviceMs } from './scheduler/cost-model.js';
 import { type Choice, type DecisionKind, type ServerView, type SlotView, schedule } from './scheduler/policy.js';
@@ -77,6 +78,8 @@ export class Router {
   readonly rates = new RateTable();
   private readonly generations = new Map<number, number>();
   private readonly expectedEnd = new Map<string, number>();
+  /** What place() believed llama-server would save to RAM from the chosen slot, by placement. */
+  private readonly savedToRam = new WeakMap<Placement, CachedPrompt>();
   private readonly deps: RouterDeps;
 
   constructor(deps: RouterDeps) {
@@ -113,11 +116,11 @@ export class Router {
     const kind = lease.key === decision.best.key ? decision.kind : 'cold';
     metrics.schedulerDecisions.inc({ kind });
     metrics.queueWait.observe((startedMs - asked) / 1000);
-    this.index.dispatch(server, slot, request.chain, (s) => leases.isBusy(key(server, s)) && s !== slot);
+    const savedToRam = this.index.dispatch(server, slot, request.chain, (s) => leases.isBusy(key(server, s)) && s !== slot);
     const rates = this.rates.get(server);
     this.expectedEnd.set(lease.key, startedMs + serviceMs(choice.prefillTokens, request.maxTokens, rates));
     let released = false;
-    return {
+    const placement: Placement<U> = {
       upstream, slot, kind, choice, waitedMs: startedMs - asked, startedMs,
       release: () => {
         if (released) return;
@@ -126,6 +129,8 @@ export class Router {
         lease.release();
       },
     };
+    if (savedToRam !== null) this.savedToRam.set(placement, savedToRam);
+    return placement;
   }
 
   /**
@@ -153,6 +158,10 @@ export class Router {
       tokensPerBlock, promptTokensPerMs: rates.promptTokensPerMs, signal,
     });
     if (restored === null) return;
+    // llama-server saves a slot it is about to replace when the request starts, but the restore
+    // replaced it first: what place() believed went to the RAM cache never did.
+    const ramBelief = this.savedToRam.get(placement);
+    if (ramBelief !== undefined) this.index.ram(upstream.id)?.forget(ramBelief);
     this.index.setSlot(upstream.id, slot, { chain: restored.chain, tokens: restored.tokens, lastUsedMs: this.deps.now() });
     placement.restored = restored;
     placement.choice = {
