@@ -19,6 +19,8 @@ export interface ReplayOptions {
   onRecord?: (record: RequestRecord) => void;
   /** Stops the replay early (Ctrl-C). */
   signal?: AbortSignal;
+  /** Awaited before each step is sent, after its think time (bench/restart.ts restarts the server there). */
+  beforeStep?: (session: string, step: number) => Promise<void>;
 }
 
 /** What a replay produced: records and the bodies sent, index for index, in the order they were sent. */
@@ -39,6 +41,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       const conversation = new Conversation();
       for (const [index, step] of session.steps.entries()) {
         if (step.thinkMs > 0) await sleep(step.thinkMs, options.signal);
+        await options.beforeStep?.(session.id, index);
         options.signal?.throwIfAborted();
         const body = conversation.bodyFor(step);
         const startMs = performance.now() - started;

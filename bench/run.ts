@@ -64,7 +64,8 @@ interface RunningFront {
   close(): Promise<void>;
 }
 
-async function startFront(config: Configuration, urls: readonly string[], requests: number, log: Log): Promise<RunningFront> {
+async function startFront(config: Configuration, servers: readonly LlamaServer[], requests: number, log: Log): Promise<RunningFront> {
+  const urls = servers.map((s) => s.url);
   switch (config.front) {
     case 'direct':
       return { baseUrls: urls, route: urls.join(', '), serverOf: (i) => i, setup: {}, close: async () => {} };
@@ -80,8 +81,13 @@ async function startFront(config: Configuration, urls: readonly string[], reques
     case 'slotkeeper-cache': {
       const ramCacheTokens = cacheRamTokens(config.cacheRamMiB);
       const cacheDir = config.front === 'slotkeeper-cache' ? await mkdtemp(join(tmpdir(), 'slotkeeper-bench-cache-')) : null;
+      // The servers run with --slot-save-path (a temp dir each) on this machine, so slotkeeper's disk
+      // tier names files by chain hash and collects garbage there instead of working blind.
+      const upstreams = servers.map((s) => ({ url: s.url, ramCacheTokens, ...(s.slotSavePath ? { slotSaveDir: s.slotSavePath } : {}) }));
+      // A 2,048-token prefill batch on a contended 2-core machine can stall a stream sharing the
+      // server for over a minute; replay's own limit (600 s) applies to direct runs, so the same here.
       const gateway = await startGateway(withDefaults({
-        port: 0, upstreams: urls.map((url) => ({ url, ramCacheTokens })),
+        port: 0, upstreams, limits: { upstreamIdleTimeoutMs: BENCH_IDLE_TIMEOUT_MS },
         ...(cacheDir !== null ? { responseCache: { enabled: true, dir: cacheDir } } : {}),
       }), {
         // prom-client's process metrics would only add work to the bench process.
@@ -92,14 +98,29 @@ async function startFront(config: Configuration, urls: readonly string[], reques
       // Replay reads the server from the gateway's x-slotkeeper-upstream header (its config index).
       return {
         baseUrls: [gateway.url], route: `slotkeeper ${gateway.url} → ${urls.join(', ')}`,
-        serverOf: (i) => i, setup: { ramCacheTokens, responseCache: cacheDir !== null },
+        serverOf: (i) => i,
+        setup: { ramCacheTokens, diskTier: upstreams.some((u) => u.slotSaveDir !== undefined), responseCache: cacheDir !== null },
         close: async () => {
+          log(`slotkeeper: disk tier: ${await diskTierSummary(gateway.url)}`);
           await gateway.close();
           if (cacheDir !== null) await rm(cacheDir, { recursive: true, force: true });
         },
       };
     }
   }
+}
+
+/** slotkeeper's upstream idle timeout in benches: as long as replay waits for a request. */
+export const BENCH_IDLE_TIMEOUT_MS = 600_000;
+
+/** The disk tier's counters from slotkeeper's /metrics, for the progress log. */
+async function diskTierSummary(url: string): Promise<string> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(30_000) })).text();
+  const sum = (name: string, label: string) => text.split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && l.includes(label))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return `${sum('slotkeeper_kv_saves_total', 'result="ok"')} saves, ${sum('slotkeeper_kv_restores_total', 'result="ok"')} restores `
+    + `(${sum('slotkeeper_kv_restore_verifications_total', 'result="reused"')} verified, ${sum('slotkeeper_kv_restore_verifications_total', 'result="not_reused"')} not)`;
 }
 
 /** Replays `trace` once per configuration, one after another, each on fresh servers. */
@@ -119,7 +140,7 @@ export async function runConfigurations(trace: Trace, setup: ServerSetup, config
       if (failed) throw failed;
       const running = servers as LlamaServer[];
       const urls = running.map((s) => s.url);
-      front = await startFront(config, urls, requestCount(trace), log);
+      front = await startFront(config, running, requestCount(trace), log);
       log(`bench: ${config.name}: replaying on ${front.route}`);
       const metricsBefore = await readAllMetrics(urls);
       const progress = createProgress({ total: estimateReplay(trace).requests, label: config.name });

@@ -2,12 +2,14 @@
 // beliefs, rates), takes a lease on the chosen slot, and learns from each finished request. All
 // state it touches between the snapshot and the lease request is read and acted on in one tick.
 import type { Config } from './config/config.js';
+import { lostTokens } from './kv/decisions.js';
 import type { HotSlot, KvTier, Restored } from './kv/kv-tier.js';
 import { defaults } from './defaults.js';
 import { SlotkeeperError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { type Chain, commonBlocks } from './prefix/chain.js';
 import { PrefixIndex } from './prefix/prefix-index.js';
+import type { CachedPrompt } from './prefix/ram-cache.js';
 import type { Timings } from './proxy/timings.js';
 import { type CostParams, promptTokens, serviceMs } from './scheduler/cost-model.js';
 import { type Choice, type DecisionKind, type ServerView, type SlotView, schedule } from './scheduler/policy.js';
@@ -103,6 +105,8 @@ export class Router {
   readonly rates = new RateTable();
   private readonly generations = new Map<number, number>();
   private readonly expectedEnd = new Map<string, number>();
+  /** What place() believed llama-server would save to RAM from the chosen slot, by placement. */
+  private readonly savedToRam = new WeakMap<Placement, CachedPrompt>();
   private readonly deps: RouterDeps;
 
   constructor(deps: RouterDeps) {
@@ -139,11 +143,11 @@ export class Router {
     const kind = lease.key === decision.best.key ? decision.kind : 'cold';
     metrics.schedulerDecisions.inc({ kind });
     metrics.queueWait.observe((startedMs - asked) / 1000);
-    this.index.dispatch(server, slot, request.chain, (s) => leases.isBusy(key(server, s)) && s !== slot);
+    const savedToRam = this.index.dispatch(server, slot, request.chain, (s) => leases.isBusy(key(server, s)) && s !== slot);
     const rates = this.rates.get(server);
     this.expectedEnd.set(lease.key, startedMs + serviceMs(choice.prefillTokens, request.maxTokens, rates));
     let released = false;
-    return {
+    const placement: Placement<U> = {
       upstream, slot, kind, choice, waitedMs: startedMs - asked, startedMs,
       release: () => {
         if (released) return;
@@ -152,6 +156,8 @@ export class Router {
         lease.release();
       },
     };
+    if (savedToRam !== null) this.savedToRam.set(placement, savedToRam);
+    return placement;
   }
 
   /**
@@ -166,14 +172,24 @@ export class Router {
     const { upstream, slot, choice } = placement;
     const rates = this.rates.get(scopeOf(upstream));
     const content = this.index.slot(scopeOf(upstream), slot);
-    // llama-server keeps a slot's content when the request keeps at least half of it.
-    const keeps = choice.reuse.source === 'slot' && content !== undefined && choice.reuse.blocks * 2 >= content.chain.length;
+    const tokensPerBlock = this.deps.config.scheduler.blockChars * rates.tokensPerChar;
+    const shared = content === undefined ? 0 : commonBlocks(content.chain, request.chain);
+    // llama-server keeps a slot's content when the request keeps at least half of it, but only
+    // the shared prefix survives: a request that shares a system prompt with the slot's
+    // conversation and goes on differently destroys the rest, so that rest is worth saving too.
+    const keeps = choice.reuse.source === 'slot' && content !== undefined && shared * 2 >= content.chain.length;
+    const lost = content === undefined ? 0 : lostTokens({ tokens: content.tokens, blocks: content.chain.length }, keeps ? shared : 0, tokensPerBlock);
     const restored = await kv.beforeRun({
-      upstream, slot, model, content, idleMs: content ? this.deps.now() - content.lastUsedMs : 0, overwrites: !keeps,
+      upstream, slot, model, content, idleMs: content ? this.deps.now() - content.lastUsedMs : 0,
+      overwrites: lost > 0, keptTokens: content === undefined ? 0 : content.tokens - lost,
       chain: request.chain, promptTokens: promptTokens(request.promptChars, rates), currentReuseTokens: choice.reuseTokens,
-      tokensPerBlock: this.deps.config.scheduler.blockChars * rates.tokensPerChar, promptTokensPerMs: rates.promptTokensPerMs, signal,
+      tokensPerBlock, promptTokensPerMs: rates.promptTokensPerMs, signal,
     });
     if (restored === null) return;
+    // llama-server saves a slot it is about to replace when the request starts, but the restore
+    // replaced it first: what place() believed went to the RAM cache never did.
+    const ramBelief = this.savedToRam.get(placement);
+    if (ramBelief !== undefined) this.index.ram(scopeOf(upstream))?.forget(ramBelief);
     this.index.setSlot(scopeOf(upstream), slot, { chain: restored.chain, tokens: restored.tokens, lastUsedMs: this.deps.now() });
     placement.restored = restored;
     placement.choice = {

@@ -23,10 +23,26 @@ export function restoreMs(bytes: number, rates: TierRates): number {
   return rates.actionOverheadMs + bytes / rates.restoreBytesPerMs;
 }
 
-/** A slot's content is about to be overwritten: is it worth saving first? */
+/**
+ * Tokens of a slot's content that a request destroys. A request that keeps every block of the
+ * content extends it and destroys nothing; one that shares only a prefix (a system prompt common
+ * to many conversations) keeps that prefix and destroys the rest, even when llama-server reuses
+ * the slot as it is (f_keep >= 0.5): it truncates the slot to the common prefix before prefilling.
+ */
+export function lostTokens(content: { tokens: number; blocks: number }, sharedBlocks: number, tokensPerBlock: number): number {
+  if (content.tokens <= 0 || sharedBlocks >= content.blocks) return 0;
+  return Math.max(0, content.tokens - Math.max(0, sharedBlocks) * tokensPerBlock);
+}
+
+/** A slot's content is about to be overwritten, in whole or in part: is it worth saving first? */
 export interface SaveQuestion {
   /** Tokens the slot holds. */
   tokens: number;
+  /**
+   * Tokens of it the overwriting request keeps in the slot (a shared prefix); a later restore
+   * brings back only the rest. Default 0: the whole content is lost.
+   */
+  keptTokens?: number;
   /** ms since it was last used. */
   idleMs: number;
   /** Its chance of reuse halves every this many idle ms (defaults.reuseHalfLifeMs). */
@@ -43,7 +59,7 @@ export interface SaveQuestion {
 /** The answer, with its arithmetic for logs and tests. */
 export interface SaveAnswer {
   save: boolean;
-  reason: 'saved_already' | 'too_short' | 'not_worth_it' | 'worth_it';
+  reason: 'saved_already' | 'too_short' | 'nothing_lost' | 'not_worth_it' | 'worth_it';
   /** Expected prefill a later restore saves, net of that restore, times the chance it comes. */
   valueMs: number;
   costMs: number;
@@ -51,15 +67,19 @@ export interface SaveAnswer {
 
 /**
  * Save when the expected value (prefill time a restore would save × the chance of reuse)
- * beats the save's cost, which the overwriting request pays in waiting.
+ * beats the save's cost, which the overwriting request pays in waiting. What the request keeps
+ * (a shared prefix) stays available without a restore, so only the lost tokens count as value,
+ * while the restore still reads the whole file.
  */
 export function decideSave(q: SaveQuestion): SaveAnswer {
   const costMs = saveMs(q.tokens, q.rates);
   const chance = Math.pow(0.5, Math.max(0, q.idleMs) / q.reuseHalfLifeMs);
-  const net = q.tokens / q.promptTokensPerMs - restoreMs(q.tokens * q.rates.bytesPerToken, q.rates);
+  const lost = Math.max(0, q.tokens - Math.max(0, q.keptTokens ?? 0));
+  const net = lost / q.promptTokensPerMs - restoreMs(q.tokens * q.rates.bytesPerToken, q.rates);
   const valueMs = Math.max(0, net) * chance;
   if (q.alreadySaved) return { save: false, reason: 'saved_already', valueMs, costMs };
   if (q.tokens < q.minTokens) return { save: false, reason: 'too_short', valueMs, costMs };
+  if (lost === 0) return { save: false, reason: 'nothing_lost', valueMs, costMs };
   return valueMs > costMs ? { save: true, reason: 'worth_it', valueMs, costMs } : { save: false, reason: 'not_worth_it', valueMs, costMs };
 }
 
@@ -67,7 +87,12 @@ export function decideSave(q: SaveQuestion): SaveAnswer {
 export interface RestoreQuestion {
   /** The request's prompt tokens (estimated). */
   promptTokens: number;
-  /** Tokens the chosen slot (or RAM cache) is expected to give without a restore. */
+  /**
+   * Tokens the chosen slot (or RAM cache) is expected to give without a restore. When the slot
+   * holds another conversation that shares only a prefix with this one (a common system prompt),
+   * that is just the prefix: llama-server reuses such a slot as it is (f_keep >= 0.5) instead of
+   * loading this conversation's longer state, so a saved entry of this conversation is the way back.
+   */
   currentReuseTokens: number;
   /** Tokens in the entry. */
   entryTokens: number;

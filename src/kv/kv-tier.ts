@@ -35,8 +35,10 @@ export interface SlotSituation {
   /** What the slot is believed to hold, and how long it has been idle. */
   content: SlotContent | undefined;
   idleMs: number;
-  /** The request replaces the content rather than extending it. */
+  /** The request replaces the content, in whole or past a shared prefix, rather than extending it. */
   overwrites: boolean;
+  /** Tokens of the content the request keeps in the slot (a shared prefix); default 0. */
+  keptTokens?: number;
   /** The request's chain and its prompt tokens (estimated). */
   chain: Chain;
   promptTokens: number;
@@ -132,7 +134,7 @@ export class KvTier {
     await store.ready;
     const target = this.target(s.upstream, s.model);
     if (s.overwrites && s.content !== undefined && s.content.tokens > 0) {
-      await this.save(store, s.upstream, target, s.slot, s.content, s.idleMs, s.promptTokensPerMs, s.signal);
+      await this.save(store, s.upstream, target, s.slot, s.content, s.idleMs, s.promptTokensPerMs, s.signal, s.keptTokens);
     }
     return this.restore(store, s.upstream, target, s);
   }
@@ -270,10 +272,10 @@ export class KvTier {
   }
 
   /** Saves a slot when decideSave says so; true when a file was written and indexed. */
-  private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal): Promise<boolean> {
+  private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal, keptTokens = 0): Promise<boolean> {
     const { model } = target;
     const decision = decideSave({
-      tokens: content.tokens, idleMs, reuseHalfLifeMs: defaults.reuseHalfLifeMs, promptTokensPerMs,
+      tokens: content.tokens, keptTokens, idleMs, reuseHalfLifeMs: defaults.reuseHalfLifeMs, promptTokensPerMs,
       // The router counts prompt + generated tokens, but llama-server never decodes the last token
       // it samples, so a saved slot holds one fewer (n_saved 922 after 921 + 2, llama.cpp de3ff81).
       alreadySaved: store.index.covering(model, content.chain, content.tokens - 1) !== undefined,

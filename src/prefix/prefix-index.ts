@@ -92,18 +92,22 @@ export class PrefixIndex {
   /**
    * A request is about to start on `slot`: mirrors llama-server's RAM-cache updates (idle slots
    * are saved when a task starts; the chosen slot is saved when the request keeps less than half).
-   * `busy` tells which slots are processing (they are not saved).
+   * `busy` tells which slots are processing (they are not saved). Returns the RAM entry newly
+   * believed saved from the chosen slot, if any: a restore into that slot before the request
+   * reaches llama-server replaces the content first, and then the belief must be taken back.
    */
-  dispatch(server: number, slot: number, chain: Chain, busy: (slot: number) => boolean): void {
+  dispatch(server: number, slot: number, chain: Chain, busy: (slot: number) => boolean): CachedPrompt | null {
     const entry = this.servers.get(server);
-    if (!entry) return;
+    if (!entry) return null;
     const content = entry.slots.get(slot);
+    let saved: CachedPrompt | null = null;
     if (content && commonBlocks(content.chain, chain) * 2 < content.chain.length) {
-      entry.ram.save({ chain: content.chain, tokens: content.tokens });
+      saved = entry.ram.save({ chain: content.chain, tokens: content.tokens });
     }
     for (const [id, other] of entry.slots) {
       if (id !== slot && !busy(id)) entry.ram.save({ chain: other.chain, tokens: other.tokens });
     }
+    return saved !== null && entry.ram.holds(saved) ? saved : null;
   }
 
   /**

@@ -46,25 +46,27 @@ export class RamCache {
 
   /**
    * Records that the server saved `prompt`. Like llama-server, an entry the new one extends is
-   * replaced, and an entry that already covers it only becomes most recent.
+   * replaced, and an entry that already covers it only becomes most recent. Returns `prompt` when
+   * it was added as a new entry, null when nothing new was recorded.
    */
-  save(prompt: CachedPrompt): void {
-    if (this.capacityTokens <= 0 || prompt.chain.length === 0) return;
+  save(prompt: CachedPrompt): CachedPrompt | null {
+    if (this.capacityTokens <= 0 || prompt.chain.length === 0) return null;
     // llama-server skips states bigger than the whole cache.
-    if (prompt.tokens > this.capacityTokens) return;
+    if (prompt.tokens > this.capacityTokens) return null;
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const entry = this.entries[i]!;
       const shared = commonBlocks(entry.chain, prompt.chain);
       if (shared === prompt.chain.length && entry.chain.length >= prompt.chain.length) {
         this.entries.splice(i, 1);
         this.entries.push(entry);
-        return;
+        return null;
       }
       if (shared === entry.chain.length) this.remove(i);
     }
     this.entries.push(prompt);
     this.tokens += prompt.tokens;
     while (this.tokens > this.capacityTokens || this.entries.length > MAX_ENTRIES) this.remove(0);
+    return this.entries.includes(prompt) ? prompt : null;
   }
 
   /** The entry sharing most blocks with `chain`, if any shares one. */
@@ -75,6 +77,11 @@ export class RamCache {
       if (blocks > 0 && (best === null || blocks > best.blocks)) best = { entry, blocks };
     }
     return best;
+  }
+
+  /** Whether `entry` is still believed held. */
+  holds(entry: CachedPrompt): boolean {
+    return this.entries.includes(entry);
   }
 
   /** Marks `entry` as just used (the server loaded it). */

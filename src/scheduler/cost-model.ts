@@ -37,17 +37,21 @@ export function serviceMs(unmatchedTokens: number, maxTokens: number | null, rat
 }
 
 /**
- * What overwriting `content` costs in expected future prefill, ms: the prefill it would save the
+ * What overwriting `content` (all of it but `keptTokens`) costs in expected future prefill, ms: the prefill it would save the
  * next request that reuses it, times the chance that one comes (halving every reuseHalfLifeMs
  * idle), times the chance the content does not survive elsewhere. When the server has a RAM
  * prompt cache, llama-server saves the overwritten slot there, so it survives unless the cache
  * is small next to it (a heuristic: the share of the cache it would take).
  */
-export function evictionCostMs(content: SlotContent | undefined, nowMs: number, params: CostParams, rates: Rates, copiedElsewhere: boolean): number {
+export function evictionCostMs(content: SlotContent | undefined, nowMs: number, params: CostParams, rates: Rates, copiedElsewhere: boolean, keptTokens = 0): number {
   if (!content || content.tokens === 0 || copiedElsewhere) return 0;
+  // A request that keeps a prefix of the content (a system prompt two conversations share)
+  // destroys only the rest; that prefix stays in the slot for the next request that shares it.
+  const destroyed = Math.max(0, content.tokens - keptTokens);
+  if (destroyed === 0) return 0;
   const idle = Math.max(0, nowMs - content.lastUsedMs);
   const reuse = Math.pow(0.5, idle / params.reuseHalfLifeMs);
   const ram = params.ramCacheTokens;
   const lost = ram > 0 ? Math.min(1, content.tokens / ram) : 1;
-  return prefillMs(content.tokens, rates) * reuse * lost;
+  return prefillMs(destroyed, rates) * reuse * lost;
 }

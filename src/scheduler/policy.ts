@@ -135,9 +135,14 @@ function score(request: RequestView, server: ServerView, view: SlotView, nowMs: 
   const reuseTokens = Math.min(blockTokens(view.reuse.blocks, params, rates, cap), Math.max(0, total - 1));
   const prefillTokens = Math.max(1, total - reuseTokens);
   const ttftMs = view.waitMs + prefillMs(prefillTokens, rates);
-  // Extending what the slot holds (llama-server keeps it when at least half survives) destroys nothing.
-  const extendsContent = view.reuse.source === 'slot' && view.content !== undefined && view.reuse.blocks * 2 >= view.content.chain.length;
-  const evictionMs = extendsContent ? 0 : evictionCostMs(view.content, nowMs, params, rates, view.copiedElsewhere);
+  // Extending what the slot holds destroys nothing. llama-server also keeps a slot when the
+  // request keeps at least half of it, but then only the shared prefix survives: a request that
+  // shares another conversation's system prompt destroys that conversation's own turns.
+  const content = view.content;
+  const keeps = view.reuse.source === 'slot' && content !== undefined && view.reuse.blocks * 2 >= content.chain.length;
+  const extendsContent = keeps && view.reuse.blocks >= content.chain.length;
+  const keptTokens = keeps ? blockTokens(view.reuse.blocks, params, rates, content.tokens) : 0;
+  const evictionMs = extendsContent ? 0 : evictionCostMs(content, nowMs, params, rates, view.copiedElsewhere, keptTokens);
   return {
     server: server.server, slot: view.slot, key: view.key, reuse: view.reuse,
     reuseTokens, prefillTokens, waitMs: view.waitMs, ttftMs, evictionMs, score: ttftMs + evictionMs,

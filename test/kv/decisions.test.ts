@@ -1,7 +1,7 @@
 // Save and restore decisions: tables of situations.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type RestoreQuestion, type SaveQuestion, type TierRates, decideRestore, decideSave, restoreMs, restoreVerified, saveMs } from '../../src/kv/decisions.js';
+import { type RestoreQuestion, type SaveQuestion, type TierRates, decideRestore, decideSave, lostTokens, restoreMs, restoreVerified, saveMs } from '../../src/kv/decisions.js';
 import { RestoreTrust } from '../../src/kv/restore-trust.js';
 
 // The bench model: ~12.3 KB per token, save ~460 MB/s, restore ~3 GB/s, prefill ~0.25 tokens/ms.
@@ -43,6 +43,51 @@ test('restore: faster than recomputing the gain; refused when no gain, too littl
   // A prompt the entry covers entirely still evaluates its last token: gain is capped at prompt - 1.
   const whole = decideRestore(restore({ promptTokens: 100, matchedTokens: 4000, entryBlocks: 2, matchedBlocks: 2 }));
   assert.is(whole.savedMs, 99 / 0.25);
+});
+
+test('lost tokens: an extension loses nothing; a shared prefix keeps only itself, whatever llama-server keeps', () => {
+  const content = { tokens: 3000, blocks: 40 };
+  const rows: [string, number, number][] = [
+    // [situation, shared blocks, tokens lost] at 64 tokens per block
+    ['the next turn of the same conversation', 40, 0],
+    ['a retry of the same prompt', 40, 0],
+    ['another conversation with the same 2,368-token system prompt (f_keep > 0.5: llama-server keeps the slot)', 37, 3000 - 37 * 64],
+    ['a request sharing a quarter (llama-server replaces the slot)', 10, 3000 - 10 * 64],
+    ['nothing in common', 0, 3000],
+  ];
+  for (const [what, shared, lost] of rows) assert.is(lostTokens(content, shared, 64), lost, what);
+  assert.is(lostTokens({ tokens: 0, blocks: 0 }, 0, 64), 0, 'an empty slot');
+  assert.is(lostTokens({ tokens: 100, blocks: 2 }, 1, 64), 36, 'a block estimate above the content is capped');
+  assert.is(lostTokens({ tokens: 100, blocks: 2 }, 1, 200), 0);
+});
+
+test('save: only the tokens past a shared prefix count; a slot whose whole content is kept is not saved', () => {
+  // A 3,000-token conversation whose first 2,400 tokens are a system prompt the next request
+  // shares: a restore would give back 600 tokens (2.4 s of prefill) for a ~17 ms read of the file.
+  const shared = decideSave(save({ tokens: 3000, keptTokens: 2400 }));
+  assert.is(shared.reason, 'worth_it');
+  assert.ok(Math.abs(shared.valueMs - (600 / 0.25 - restoreMs(3000 * 12_288, rates))) < 1e-9);
+  assert.ok(shared.valueMs < decideSave(save({ tokens: 3000 })).valueMs, 'less value than losing it all');
+  assert.is(decideSave(save({ tokens: 3000, keptTokens: 3000 })).reason, 'nothing_lost');
+  assert.is(decideSave(save({ tokens: 3000, keptTokens: 5000 })).reason, 'nothing_lost');
+  // Losing a few tokens is not worth writing 37 MB: their prefill (20 ms) is below the save (~85 ms).
+  assert.is(decideSave(save({ tokens: 3000, keptTokens: 2995 })).reason, 'not_worth_it');
+  // Without keptTokens the whole content counts, as before.
+  assert.is(decideSave(save({ tokens: 3000 })).valueMs, decideSave(save({ tokens: 3000, keptTokens: 0 })).valueMs);
+});
+
+test('restore: a slot holding another conversation that shares only a prefix is a restore opportunity', () => {
+  // The request continues conversation A (its previous prompt: 3,000 tokens in 46 blocks, saved);
+  // the slot holds conversation B, which shares A's 2,400-token system prompt. Without a restore
+  // the request prefills 3,100 - 2,400 = 700 tokens; with it, 100 after a ~17 ms restore.
+  const q = restore({ promptTokens: 3100, currentReuseTokens: 2400, entryTokens: 3000, entryBlocks: 46, matchedBlocks: 46, matchedTokens: 3000, bytes: 3000 * 12_288 });
+  const a = decideRestore(q);
+  assert.is(a.reason, 'faster');
+  assert.is(a.savedMs, 600 / 0.25);
+  // The same when the entry matches only up to the shared prefix (B's own save): no gain.
+  assert.is(decideRestore({ ...q, matchedBlocks: 37, matchedTokens: 2368 }).reason, 'no_gain');
+  // A slot of A's own, already holding all of it: nothing to restore.
+  assert.is(decideRestore({ ...q, currentReuseTokens: 3000 }).reason, 'no_gain');
 });
 
 test('verification: cache_n of at least half the restored tokens confirms a restore', () => {

@@ -33,6 +33,22 @@ test('when the request keeps less than half of the slot, a better RAM entry is e
   assert.is(index.expectedReuse(0, 0, chain(1, 8)).source, 'none');
 });
 
+test('dispatch returns the chosen slot\'s content it believes saved to RAM, so a restore can take the belief back', () => {
+  const index = indexWith();
+  done(index, 0, chain(1, 2, 3, 4), 400);
+  const saved = index.dispatch(0, 0, chain(9), () => false);
+  assert.equal(saved && [...saved.chain], [1, 2, 3, 4]);
+  // A restore replaced the slot before llama-server could save it: the router forgets the belief.
+  index.ram(0)!.forget(saved!);
+  assert.is(index.ram(0)!.best(chain(1, 2, 3, 4, 5)), null);
+  // Nothing new goes to RAM when the request extends the slot, or when RAM already holds it.
+  done(index, 0, chain(1, 2, 3, 4), 400);
+  assert.is(index.dispatch(0, 0, chain(1, 2, 3, 4, 5), () => false), null);
+  index.ram(0)!.save({ chain: chain(1, 2, 3, 4), tokens: 400 });
+  assert.is(index.dispatch(0, 0, chain(9), () => false), null, 'already held: forgetting it would be wrong');
+  assert.is(indexWith(0).dispatch(0, 0, chain(9), () => false), null, 'no RAM cache');
+});
+
 test('idle slots are saved to RAM when a task starts (--cache-idle-slots)', () => {
   const index = indexWith();
   done(index, 1, chain(4, 5), 200);

@@ -12,11 +12,12 @@ const params = { blockChars: 100, reuseHalfLifeMs: 600_000, ramCacheTokens: 0 };
 const balance = { absThreshold: 2, relThreshold: 1.5 };
 const range = (from: number, n: number) => Float64Array.from({ length: n }, (_, i) => from + i);
 
-interface SlotSpec { holds?: number; base?: number; busy?: boolean; waitMs?: number; idleMs?: number; ram?: boolean; copied?: boolean }
+interface SlotSpec { holds?: number; base?: number; chain?: Float64Array; busy?: boolean; waitMs?: number; idleMs?: number; ram?: boolean; copied?: boolean }
 
 function slot(server: number, id: number, request: Float64Array, spec: SlotSpec = {}): SlotView {
-  const content: SlotContent | undefined = spec.holds === undefined ? undefined
-    : { chain: range(spec.base ?? 1, spec.holds), tokens: spec.holds * 30, lastUsedMs: NOW - (spec.idleMs ?? 0) };
+  const chain = spec.chain ?? (spec.holds === undefined ? undefined : range(spec.base ?? 1, spec.holds));
+  const content: SlotContent | undefined = chain === undefined ? undefined
+    : { chain, tokens: chain.length * 30, lastUsedMs: NOW - (spec.idleMs ?? 0) };
   let blocks = 0;
   if (content) while (blocks < Math.min(content.chain.length, request.length) && content.chain[blocks] === request[blocks]) blocks++;
   const reuse: ExpectedReuse = spec.ram ? { blocks: request.length, source: 'ram', ramEntry: { chain: request, tokens: request.length * 30 } }
@@ -75,6 +76,20 @@ test('a continuation never pays eviction for its own slot', () => {
   const r = req(12);
   const d = schedule(r, [server(0, r.chain, [{ holds: 10 }])], NOW, balance)!;
   assert.is(d.best.evictionMs, 0);
+});
+
+test('a request sharing only a system prompt with a slot\'s conversation pays for the turns it destroys', () => {
+  // Three conversations behind one 30-block system prompt. Both slots keep more than half of
+  // their content for this request (llama-server reuses them as they are), but each loses its
+  // own turns: 10 blocks (300 ms of prefill) in slot 0, 5 in slot 1.
+  const system = range(1, 30);
+  const own = (from: number, n: number) => Float64Array.from([...system, ...range(from, n)]);
+  const r = { chain: own(9000, 5), promptChars: 35 * 100 + 50, maxTokens: 16, clientSlot: null };
+  const d = schedule(r, [server(0, r.chain, [{ chain: own(100, 10) }, { chain: own(200, 5) }])], NOW, balance)!;
+  assert.is(d.best.key, '0/1');
+  assert.is(d.choices.get('0/0')!.evictionMs, 300);
+  assert.is(d.choices.get('0/1')!.evictionMs, 150);
+  assert.is(d.best.reuseTokens, 900);
 });
 
 test('waits for a busy slot with the prefix when the wait is shorter than recomputing', () => {

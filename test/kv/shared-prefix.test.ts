@@ -1,0 +1,88 @@
+// The disk tier when conversations share a long system prompt, on a REAL llama-server: another
+// conversation that shares the prompt keeps more than half of a slot's content, so llama-server
+// reuses the slot as it is (f_keep >= 0.5) and never loads the first conversation's longer state
+// from anywhere. slotkeeper must save what that request destroys (everything past the shared
+// prompt) and restore it when the first conversation comes back (timings.cache_n proves it).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { LlamaServer } from '../../bench/rig/server.js';
+import { withDefaults } from '../../src/config/config.js';
+import { type Gateway, startGateway } from '../../src/gateway.js';
+import { rigServer } from '../helpers/llama.js';
+
+interface Completion { timings: { cache_n: number; prompt_n: number } }
+
+/** Text of some hundreds of tokens, different for each seed. */
+const words = (seed: string, n: number) => Array.from({ length: n }, (_, i) => `${seed}${i % 89} w${i}`).join(' ');
+
+async function complete(gateway: Gateway, prompt: string): Promise<Completion> {
+  const res = await fetch(`${gateway.url}/v1/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt, max_tokens: 2, temperature: 0 }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`status ${res.status}: ${text}`);
+  return JSON.parse(text) as Completion;
+}
+
+/** The sum of a metric's samples whose labels include `labels`. */
+async function metric(gateway: Gateway, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+// The shared system prompt is about 60 % of each conversation's first prompt.
+const SYSTEM = words('system', 240);
+const A = `${SYSTEM}\n${words('alpha', 160)}`;
+const B = `${SYSTEM}\n${words('bravo', 160)}`;
+
+const test = suite('kv/shared-prefix on llama-server');
+
+test('a conversation that only shares the system prompt takes the slot; the first one gets its whole prefix back from disk', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'slotkeeper-shared-prefix-test-'));
+  let server: LlamaServer | undefined;
+  let gateway: Gateway | undefined;
+  try {
+    // One slot and no RAM cache: what A finds in the slot after B can only come from a restore.
+    server = await rigServer({ slots: 1, cacheRamMiB: 0, slotSavePath: dir });
+    gateway = await startGateway(withDefaults({
+      port: 0,
+      upstreams: [{ url: server.url, ramCacheTokens: 0, slotSaveDir: dir }],
+      fleet: { probeIntervalMs: 100, probeTimeoutMs: 2_000 },
+      kv: { minSaveTokens: 64 },
+    }), { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 } });
+
+    const a1 = await complete(gateway, A);
+    const b1 = await complete(gateway, B);
+    // The situation under test: B reused the shared system prompt from A's slot, and that prompt
+    // is more than half of what the slot held, so llama-server kept the slot rather than swap it.
+    const slotHeld = a1.timings.cache_n + a1.timings.prompt_n + 2;
+    assert.ok(b1.timings.cache_n * 2 >= slotHeld, `B reused ${b1.timings.cache_n} of the ${slotHeld} tokens in the slot`);
+    assert.ok(b1.timings.cache_n < a1.timings.prompt_n - 100, 'B diverged from A after the system prompt');
+    assert.is(await metric(gateway, 'slotkeeper_kv_saves_total', { result: 'ok' }), 1, 'A was saved before B truncated it to the shared prompt');
+
+    const a2 = await complete(gateway, `${A} and a follow-up`);
+    assert.is(await metric(gateway, 'slotkeeper_kv_restores_total', { result: 'ok' }), 1, 'A was restored');
+    assert.ok(a2.timings.cache_n >= a1.timings.prompt_n - 8, `A's next turn reused ${a2.timings.cache_n} of its previous ${a1.timings.prompt_n} prompt tokens`);
+    assert.is(await metric(gateway, 'slotkeeper_kv_restore_verifications_total', { result: 'reused' }), 1);
+  } catch (err) {
+    if (server) process.stderr.write(`\n--- llama-server log ---\n${server.log().slice(-4000)}\n`);
+    throw err;
+  } finally {
+    await gateway?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
