@@ -13,6 +13,8 @@ export class ModelView {
   readonly slotScope: number;
   /** The one model, for code that asks an upstream which models it serves (shutdown saves). */
   readonly models: readonly string[];
+  /** The upstream picks its server by the body's `model`, so a request must name this model exactly. */
+  readonly routesByModel = true;
 
   constructor(upstream: Upstream, model: string, slotScope: number) {
     this.upstream = upstream;

@@ -87,12 +87,14 @@ async function run(route: CompletionsRoute, ctx: RequestContext, deps: Completio
 async function forward(route: CompletionsRoute, ctx: RequestContext, deps: CompletionsDeps, analysis: AnalyzeSuccess,
   request: RoutedRequest, placement: Placement<RouteUpstream>, call: Call): Promise<void> {
   const { config, metrics } = deps;
-  const bytes = new Uint8Array(analysis.forward);
-  const fields = `"id_slot":${placement.slot},"cache_prompt":${analysis.cachePrompt}${analysis.emptyObject ? '' : ','}`;
+  const { bytes, insertAt, emptyObject } = placement.upstream.routesByModel === true && analysis.model !== ctx.model
+    ? namingModel(analysis.forward, ctx.model)
+    : { bytes: new Uint8Array(analysis.forward), insertAt: analysis.insertAt, emptyObject: analysis.emptyObject };
+  const fields = `"id_slot":${placement.slot},"cache_prompt":${analysis.cachePrompt}${emptyObject ? '' : ','}`;
   const upstreamRes = await deps.client.send({
     base: placement.upstream.url, path: PATHS[route], method: 'POST',
     headers: upstreamHeaders(ctx, placement.upstream, config),
-    body: [bytes.subarray(0, analysis.insertAt), Buffer.from(fields), bytes.subarray(analysis.insertAt)],
+    body: [bytes.subarray(0, insertAt), Buffer.from(fields), bytes.subarray(insertAt)],
     signal: call.signal, headersTimeoutMs: config.limits.upstreamHeadersTimeoutMs,
   });
   const ok = upstreamRes.statusCode !== undefined && upstreamRes.statusCode < 300;
@@ -116,6 +118,17 @@ async function forward(route: CompletionsRoute, ctx: RequestContext, deps: Compl
     return;
   }
   deps.router.finish(placement, request, { complete: result.complete, timings: tap?.end() ?? null });
+}
+
+/**
+ * The forwarded body with `model` set to the resolved name, for an upstream that routes by it
+ * (an alias or `defaultModel` would reach it as a name it does not know). Re-serialized on the
+ * main thread: only requests that name an alias, or no model, of such an upstream pay for it.
+ */
+function namingModel(forward: ArrayBuffer, model: string): { bytes: Uint8Array; insertAt: number; emptyObject: boolean } {
+  const body = JSON.parse(Buffer.from(forward).toString('utf8')) as Record<string, unknown>;
+  body.model = model;
+  return { bytes: Buffer.from(JSON.stringify(body)), insertAt: 1, emptyObject: false };
 }
 
 /**

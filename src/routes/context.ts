@@ -8,6 +8,8 @@ import type { RoutableUpstream } from '../router.js';
 /** An upstream as routes see it. */
 export interface RouteUpstream extends RoutableUpstream {
   readonly apiKey?: string | null;
+  /** It picks its server by the body's `model` (llama-swap, router mode): send the resolved name, never an alias. */
+  readonly routesByModel?: boolean;
 }
 
 /** What routes need of the fleet (src/fleet/fleet.ts). */

@@ -81,6 +81,26 @@ test('with slotkeeper, m1 is saved before the swap and restored when it comes ba
   }
 });
 
+test('an alias, or no model at all, reaches llama-swap as the model it resolves to', async () => {
+  const gateway = await startGateway(withDefaults({
+    port: 0, upstreams: [{ url: standIn!.url, kind: 'llama-swap', ramCacheTokens: 0 }],
+    aliases: { 'gpt-4o': 'm1' }, defaultModel: 'm1', kv: { enabled: false },
+  }), { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 } });
+  try {
+    for (const model of ['gpt-4o', undefined]) {
+      const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...(model ? { model } : {}), messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, temperature: 0 }),
+      });
+      assert.is(res.status, 200, `${model ?? 'no model'}: ${await res.clone().text()}`);
+      assert.is(standIn!.loaded(), 'm1');
+      await res.arrayBuffer();
+    }
+  } finally {
+    await gateway.close();
+  }
+});
+
 test('slots belong to a model: a swap does not make m2 look like it holds m1\'s conversation', async () => {
   const gateway = await startGateway(withDefaults({
     port: 0,
