@@ -15,6 +15,12 @@ export interface KeyScope {
   /** `anthropic-version` and `anthropic-beta`: Anthropic's API answers differently by them. */
   anthropicVersion?: string | undefined;
   anthropicBeta?: string | undefined;
+  /**
+   * The client's own credentials (`authorization`, `x-api-key`) when they are what the upstream
+   * checks (a gateway without its own token passes them on): an answer is never served to, nor
+   * shared in flight with, a client that did not send the same ones.
+   */
+  credentials?: string | undefined;
 }
 
 /** How a key was made, and what a hit through it is marked with (`x-cache`). */
@@ -114,6 +120,7 @@ function digest(scope: KeyScope, tier: CacheTier, body: Uint8Array | string): Ca
   field(hash, scope.model);
   field(hash, scope.anthropicVersion ?? '');
   field(hash, scope.anthropicBeta ?? '');
+  field(hash, scope.credentials ?? '');
   field(hash, body);
   return hash.digest('hex');
 }

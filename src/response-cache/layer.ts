@@ -34,7 +34,12 @@ export interface CacheRequest {
   suffixBody?: string | BodyDigest | null;
   /** `isSampling(body)`. */
   sampling: boolean;
-  /** The client's request headers (x-slotkeeper-cache, anthropic-version, anthropic-beta). */
+  /**
+   * The client's credentials reach the upstream, which checks them (no gateway token): they join
+   * the key. False when the gateway checked the client itself.
+   */
+  upstreamChecksCredentials: boolean;
+  /** The client's request headers (x-slotkeeper-cache, anthropic-version, anthropic-beta, and credentials). */
   headers: IncomingHttpHeaders;
 }
 
@@ -249,6 +254,9 @@ function scopeOf(request: CacheRequest): KeyScope {
   return {
     route: request.route, dialect: request.dialect, model: request.model,
     anthropicVersion: header('anthropic-version'), anthropicBeta: header('anthropic-beta'),
+    ...(request.upstreamChecksCredentials
+      ? { credentials: `${header('authorization') ?? ''}\n${header('x-api-key') ?? ''}` }
+      : {}),
   };
 }
 

@@ -56,7 +56,7 @@ export async function handleCompletions(route: CompletionsRoute, ctx: RequestCon
     chain: analysis.hashes, promptChars: analysis.promptChars, maxTokens: analysis.maxTokens, clientSlot: analysis.clientSlot,
   };
   const dialect = route === 'messages' ? 'anthropic' : 'openai';
-  await deps.cache.handle(ctx, cacheRequest(ctx, CLIENT_PATHS[route], dialect, resolved.model, analysis),
+  await deps.cache.handle(ctx, cacheRequest(ctx, config, CLIENT_PATHS[route], dialect, resolved.model, analysis),
     (signal, sink) => run(route, ctx, deps, analysis, request, resolved.upstreams, { signal, sink }));
 }
 

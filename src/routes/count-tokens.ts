@@ -35,7 +35,7 @@ export function createCountTokens(deps: CountTokensDeps): (ctx: RequestContext, 
     const { model, upstreams } = deps.fleet.resolveModel(analysis.model);
     ctx.model = model;
     const upstream = upstreams[next++ % upstreams.length]!;
-    await deps.cache.handle(ctx, cacheRequest(ctx, PATH, 'anthropic', model, analysis), async (signal, sink) => {
+    await deps.cache.handle(ctx, cacheRequest(ctx, config, PATH, 'anthropic', model, analysis), async (signal, sink) => {
       // llama-server's answer is already Anthropic's ({"input_tokens": n}); only errors need translating.
       await sendAndRelay(ctx, deps, upstream, { path: PATH, method: 'POST', body: new Uint8Array(analysis.forward) }, { signal, sink },
         (status) => (status < 300 ? undefined : bufferedJson(config.limits.translatedResponseBytes, (parsed) => anthropicError(status, parsed))));

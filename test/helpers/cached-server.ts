@@ -56,7 +56,7 @@ export async function startCachedServer(upstream: string, config: ResponseCacheC
       const outcome = await cache.handle({ res, signal: abort.signal }, {
         route, dialect, model: typeof body.model === 'string' ? body.model : 'default',
         rawBody: raw, normalizedBody: normalizeForTest(body), suffixBody: suffixView(body, config.suffixMessages),
-        sampling: isSampling(body), headers: req.headers,
+        sampling: isSampling(body), upstreamChecksCredentials: false, headers: req.headers,
       }, async (signal, sink) => {
         upstreamCalls += 1;
         const upstreamRes = await client.send({

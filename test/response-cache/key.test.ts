@@ -28,7 +28,7 @@ test('dialect, model and the answer-changing headers are in the key', () => {
   const base = exactKey(scope, body);
   for (const other of [
     { ...scope, dialect: 'openai' as const }, { ...scope, model: 'n' }, { ...scope, anthropicVersion: '2024-01-01' },
-    { ...scope, anthropicBeta: 'tools-2024' }, { ...scope, anthropicVersion: undefined },
+    { ...scope, anthropicBeta: 'tools-2024' }, { ...scope, anthropicVersion: undefined }, { ...scope, credentials: 'Bearer a\n' },
   ]) assert.is.not(exactKey(other, body), base);
 });
 

@@ -190,6 +190,16 @@ served('/v1/messages and /v1/messages/count_tokens with the same body have diffe
   assert.ok(messageAgain.body.equals(message.body));
 });
 
+served('without a gateway token, the client\'s credentials are in the key: another key never gets the answer', async () => {
+  const url = `${gateway.url}/v1/chat/completions`;
+  const first = await post(url, chat('credentials'), { authorization: 'Bearer alice' });
+  assert.is(first.headers['x-cache'], 'MISS');
+  await gateway.cache.settled();
+  assert.is((await post(url, chat('credentials'), { authorization: 'Bearer alice' })).headers['x-cache'], 'HIT');
+  assert.is((await post(url, chat('credentials'), { authorization: 'Bearer mallory' })).headers['x-cache'], 'MISS');
+  assert.is((await post(url, chat('credentials'))).headers['x-cache'], 'MISS');
+});
+
 served('x-slotkeeper-cache: only on a miss is a 504 cache_miss in the client\'s dialect, with no upstream call', async () => {
   const before = await predicted(server);
   const openai = await post(`${gateway.url}/v1/chat/completions`, chat('never asked'), { 'x-slotkeeper-cache': 'only' });
