@@ -15,6 +15,7 @@ import type { Placement, RoutedRequest, Router } from '../router.js';
 import type { WorkerPool } from '../worker-pool.js';
 import type { AnalyzeSuccess } from '../../workers/analyze.js';
 import { cacheRequest } from './cache-request.js';
+import { namingModel } from './naming-model.js';
 import { type RequestContext, type RouteDeps, type RouteUpstream, upstreamHeaders } from './context.js';
 import { recordNormalization } from './normalization.js';
 
@@ -118,17 +119,6 @@ async function forward(route: CompletionsRoute, ctx: RequestContext, deps: Compl
     return;
   }
   deps.router.finish(placement, request, { complete: result.complete, timings: tap?.end() ?? null });
-}
-
-/**
- * The forwarded body with `model` set to the resolved name, for an upstream that routes by it
- * (an alias or `defaultModel` would reach it as a name it does not know). Re-serialized on the
- * main thread: only requests that name an alias, or no model, of such an upstream pay for it.
- */
-function namingModel(forward: ArrayBuffer, model: string): { bytes: Uint8Array; insertAt: number; emptyObject: boolean } {
-  const body = JSON.parse(Buffer.from(forward).toString('utf8')) as Record<string, unknown>;
-  body.model = model;
-  return { bytes: Buffer.from(JSON.stringify(body)), insertAt: 1, emptyObject: false };
 }
 
 /**

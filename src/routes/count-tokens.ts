@@ -10,6 +10,7 @@ import type { ResponseCache } from '../response-cache/layer.js';
 import type { WorkerPool } from '../worker-pool.js';
 import { cacheRequest } from './cache-request.js';
 import type { RequestContext, RouteDeps } from './context.js';
+import { namingModel } from './naming-model.js';
 import { recordNormalization } from './normalization.js';
 import { sendAndRelay } from './passthrough.js';
 
@@ -37,7 +38,8 @@ export function createCountTokens(deps: CountTokensDeps): (ctx: RequestContext, 
     const upstream = upstreams[next++ % upstreams.length]!;
     await deps.cache.handle(ctx, cacheRequest(ctx, config, PATH, 'anthropic', model, analysis), async (signal, sink) => {
       // llama-server's answer is already Anthropic's ({"input_tokens": n}); only errors need translating.
-      await sendAndRelay(ctx, deps, upstream, { path: PATH, method: 'POST', body: new Uint8Array(analysis.forward) }, { signal, sink },
+      const body = upstream.routesByModel === true && analysis.model !== model ? namingModel(analysis.forward, model).bytes : new Uint8Array(analysis.forward);
+      await sendAndRelay(ctx, deps, upstream, { path: PATH, method: 'POST', body }, { signal, sink },
         (status) => (status < 300 ? undefined : bufferedJson(config.limits.translatedResponseBytes, (parsed) => anthropicError(status, parsed))));
     });
   };

@@ -88,6 +88,7 @@ test.before(async () => {
     upstreams: [{ url: router.url, kind: 'router', ramCacheTokens: 0, slotSaveDir: router.dir }],
     fleet: { probeIntervalMs: 200 },
     kv: { minSaveTokens: 64 },
+    aliases: { claude: 'r1' },
   }), { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 } });
 });
 
@@ -120,6 +121,16 @@ test('a loaded model\'s slots are read with ?model= (never loading one)', async 
   assert.is(u.nCtxOf('r1'), 4096);
   assert.equal(u.slotIdsOf('r1'), [0]);
   assert.equal(await loadedModels(router!.url), ['r1'], 'probes did not load r2');
+});
+
+test('an alias reaches the router as the model it resolves to, on count_tokens too', async () => {
+  const res = await fetch(`${gateway!.url}/v1/messages/count_tokens`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'claude', messages: [{ role: 'user', content: 'count these words' }] }),
+  });
+  const text = await res.text();
+  assert.is(res.status, 200, text);
+  assert.ok((JSON.parse(text) as { input_tokens: number }).input_tokens > 0);
 });
 
 test.run();
