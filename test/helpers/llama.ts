@@ -25,3 +25,18 @@ export async function postJson<T = any>(url: string, body: unknown, timeoutMs = 
   if (!res.ok) throw new Error(`POST ${url} -> ${res.status}: ${text}`);
   return JSON.parse(text) as T;
 }
+
+/** A text completion's timings, as the disk-tier tests read them. */
+export interface Completion { timings: { cache_n: number; prompt_n: number } }
+
+/** POSTs a 2-token, temperature-0 text completion of `prompt` to `gateway`; a non-200 throws with the body. */
+export async function complete(gateway: { url: string }, prompt: string): Promise<Completion> {
+  const res = await fetch(`${gateway.url}/v1/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt, max_tokens: 2, temperature: 0 }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`status ${res.status}: ${text}`);
+  return JSON.parse(text) as Completion;
+}

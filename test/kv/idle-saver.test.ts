@@ -17,7 +17,7 @@ import { IdleSaver } from '../../src/kv/idle-saver.js';
 import type { HotSlot } from '../../src/kv/kv-tier.js';
 import { SavedIndex } from '../../src/kv/saved-index.js';
 import { LeaseQueue } from '../../src/leases/lease-queue.js';
-import { rigServer } from '../helpers/llama.js';
+import { complete, rigServer } from '../helpers/llama.js';
 import { exitIfStillRunningAfter } from '../helpers/watchdog.js';
 import { metric } from '../helpers/metrics.js';
 
@@ -124,19 +124,9 @@ unit.run();
 
 // ---- on a real llama-server ----
 
-interface Completion { timings: { cache_n: number; prompt_n: number } }
 
 const words = (seed: string, n: number) => Array.from({ length: n }, (_, i) => `${seed}${i % 89} w${i}`).join(' ');
 
-async function complete(gateway: Gateway, prompt: string): Promise<Completion> {
-  const res = await fetch(`${gateway.url}/v1/completions`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt, max_tokens: 2, temperature: 0 }), signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`status ${res.status}: ${text}`);
-  return JSON.parse(text) as Completion;
-}
 
 
 const llama = suite('kv/idle-saver on llama-server');

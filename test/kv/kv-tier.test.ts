@@ -11,24 +11,13 @@ import type { LlamaServer } from '../../bench/rig/server.js';
 import { type PartialConfig, withDefaults } from '../../src/config/config.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { indexFileName, parseEntryFileName, serverHash } from '../../src/kv/file-name.js';
-import { rigServer } from '../helpers/llama.js';
+import { complete, rigServer } from '../helpers/llama.js';
 import { metric } from '../helpers/metrics.js';
 
-interface Completion { timings: { cache_n: number; prompt_n: number } }
 
 /** A prompt of some hundreds of tokens, different for each seed. */
 const words = (seed: string, n: number) => Array.from({ length: n }, (_, i) => `${seed}${i % 89} w${i}`).join(' ');
 
-async function complete(gateway: Gateway, prompt: string): Promise<Completion> {
-  const res = await fetch(`${gateway.url}/v1/completions`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt, max_tokens: 2, temperature: 0 }),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`status ${res.status}: ${text}`);
-  return JSON.parse(text) as Completion;
-}
 
 
 function gatewayFor(server: LlamaServer, dir: string | null, extra: PartialConfig = {}, log?: (line: string) => void): Promise<Gateway> {

@@ -11,35 +11,14 @@ import * as assert from 'uvu/assert';
 import type { LlamaServer } from '../../bench/rig/server.js';
 import { withDefaults } from '../../src/config/config.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
-import { rigServer } from '../helpers/llama.js';
+import { complete, rigServer } from '../helpers/llama.js';
+import { metric } from '../helpers/metrics.js';
 
-interface Completion { timings: { cache_n: number; prompt_n: number } }
 
 /** Text of some hundreds of tokens, different for each seed. */
 const words = (seed: string, n: number) => Array.from({ length: n }, (_, i) => `${seed}${i % 89} w${i}`).join(' ');
 
-async function complete(gateway: Gateway, prompt: string): Promise<Completion> {
-  const res = await fetch(`${gateway.url}/v1/completions`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt, max_tokens: 2, temperature: 0 }),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`status ${res.status}: ${text}`);
-  return JSON.parse(text) as Completion;
-}
 
-/** The sum of a metric's samples whose labels include `labels`. */
-async function metric(gateway: Gateway, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
-}
 
 // The shared system prompt is about 60 % of each conversation's first prompt.
 const SYSTEM = words('system', 240);
