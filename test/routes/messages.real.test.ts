@@ -79,9 +79,15 @@ let through: Anthropic;
 
 setup(transparency, async () => {
   server = await rigServer({ slots: 2, cacheRamMiB: 0 });
+  // A generous probe timeout: once in three full CI runs the server left `ready` mid-suite and
+  // every later test got 503; this suite is about what the answers say, not about probing.
   gateway = await startGateway(withDefaults({
-    port: 0, upstreams: [{ url: server.url, ramCacheTokens: 0 }], fleet: { probeIntervalMs: 200, probeTimeoutMs: 2_000 },
-  }), { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 } });
+    port: 0, upstreams: [{ url: server.url, ramCacheTokens: 0 }], fleet: { probeIntervalMs: 200, probeTimeoutMs: 10_000 },
+  }), {
+    defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 },
+    // A server leaving `ready` fails every later test here; say why in the test log.
+    log: (line) => { if (/draining|down|fail/.test(line)) process.stderr.write(`slotkeeper: ${line}\n`); },
+  });
   direct = new Anthropic({ baseURL: server.url, apiKey: 'unused', maxRetries: 0 });
   through = new Anthropic({ baseURL: gateway.url, apiKey: 'unused', maxRetries: 0 });
 });

@@ -63,7 +63,7 @@ async function gatewayWith(responseCache: PartialConfig['responseCache'], now?: 
   const dir = mkdtempSync(join(tmpdir(), 'slotkeeper-response-cache-'));
   dirs.push(dir);
   return startGateway(withDefaults({
-    port: 0, upstreams: [{ url: server.url, ramCacheTokens: 0 }], fleet: { probeIntervalMs: 200, probeTimeoutMs: 2_000 },
+    port: 0, upstreams: [{ url: server.url, ramCacheTokens: 0 }], fleet: { probeIntervalMs: 200, probeTimeoutMs: 10_000 },
     responseCache: { enabled: true, dir, ...responseCache },
   }), { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 }, ...(now ? { now } : {}) });
 }
