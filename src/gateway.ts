@@ -11,7 +11,7 @@ import { LeaseQueue } from './leases/lease-queue.js';
 import { createMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
 import { createRequestIds } from './request-id.js';
-import { cacheKeySetup, ResponseCache } from './response-cache/layer.js';
+import { ResponseCache } from './response-cache/layer.js';
 import { Router, slotLeaseKey } from './router.js';
 import { listen, type RunningServer } from './runtime/http-server.js';
 import { createInlineAnalyzer, createWorkerPool, type WorkerPoolOptions } from './worker-pool.js';
@@ -75,8 +75,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const cache = await ResponseCache.open(config.responseCache, {
     metrics, now, onError: (err) => log(`response cache: ${err instanceof Error ? err.message : String(err)}`),
   });
-  const cacheKeys = cacheKeySetup(config.responseCache);
-  const analyzerSetup = { normalize: config.normalize, ...(cacheKeys ? { cacheKeys } : {}) };
+  const analyzerSetup = { normalize: config.normalize, ...(cache.keySetup ? { cacheKeys: cache.keySetup } : {}) };
   const pool = options.analysis === 'inline'
     ? createInlineAnalyzer(analyzerSetup)
     : createWorkerPool({ idleTimeout: defaults.workerIdleTimeoutMs, ...options.pool, ...analyzerSetup });

@@ -1,6 +1,5 @@
 // The HTTP front: routing, errors, limits and ids, with the gateway forwarding to a fake
 // llama-server (the forwarding itself is proven against the real one in test/gateway.test.ts).
-import { ResponseCache } from '../src/response-cache/layer.js';
 import { request } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,6 +9,7 @@ import { startGateway, type Gateway } from '../src/gateway.js';
 import { createMetrics } from '../src/metrics.js';
 import { UpstreamClient } from '../src/proxy/upstream-client.js';
 import { createRequestIds } from '../src/request-id.js';
+import { ResponseCache } from '../src/response-cache/layer.js';
 import { Router } from '../src/router.js';
 import { listen, type RunningServer } from '../src/runtime/http-server.js';
 import type { WorkerPool } from '../src/worker-pool.js';
@@ -269,3 +269,29 @@ auth('/health stays open for load balancers', async () => {
 });
 
 auth.run();
+
+const leaving = suite('app: a client that leaves');
+let stuck: FakeUpstream;
+let front: Gateway;
+
+setup(leaving, async () => {
+  stuck = await startFakeUpstream({ fail: (r) => (r.path === '/hang' ? 'hang' : undefined) });
+  front = await startGateway(withDefaults({ port: 0, upstreams: [{ url: stuck.url }] }), { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 } });
+});
+leaving.after(async () => {
+  await front?.close();
+  await stuck?.close();
+});
+
+leaving('leaving a passthrough request before the server answers does not take the server out of service', async () => {
+  const left = new AbortController();
+  const pending = fetch(`${front.url}/hang`, { signal: left.signal }).catch((err: unknown) => err);
+  while (!stuck.requests.some((r) => r.path === '/hang')) await new Promise((r) => setImmediate(r));
+  left.abort();
+  await pending;
+  // The gateway cut its upstream call (the fake sees the socket close) after reacting to the abort.
+  while (!stuck.requests.some((r) => r.path === '/hang' && r.abandoned)) await new Promise((r) => setImmediate(r));
+  assert.is(front.fleet.upstreams[0]!.state, 'ready');
+});
+
+leaving.run();

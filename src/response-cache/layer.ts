@@ -75,8 +75,12 @@ export class ResponseCache {
   private readonly stripRules: StripRule[];
   private readonly onError: (err: unknown) => void;
 
-  private constructor(config: ResponseCacheConfig, store: ResponseStore | null, deps: ResponseCacheDeps) {
+  /** What the workers hash requests with; null when the cache is off everywhere (nothing to hash). */
+  readonly keySetup: CacheKeySetup | null;
+
+  private constructor(config: ResponseCacheConfig, store: ResponseStore | null, keySetup: CacheKeySetup | null, deps: ResponseCacheDeps) {
     this.config = config;
+    this.keySetup = keySetup;
     this.metrics = deps.metrics;
     this.store = store;
     this.onError = deps.onError ?? (() => undefined);
@@ -92,7 +96,8 @@ export class ResponseCache {
    */
   static async open(config: ResponseCacheConfig, deps: ResponseCacheDeps): Promise<ResponseCache> {
     let cache: ResponseCache | undefined;
-    const store = cacheKeySetup(config) !== null
+    const keySetup = cacheKeySetup(config);
+    const store = keySetup !== null
       ? await ResponseStore.open({
         dir: config.dir, maxBytes: config.maxBytes, memoryBytes: config.memoryBytes, now: deps.now,
         indexFlushMs: defaults.responseCacheIndexFlushMs,
@@ -102,7 +107,7 @@ export class ResponseCache {
         },
       })
       : null;
-    cache = new ResponseCache(config, store, deps);
+    cache = new ResponseCache(config, store, keySetup, deps);
     cache.updateGauges();
     return cache;
   }
@@ -230,9 +235,9 @@ export class ResponseCache {
 
 /**
  * What workers need to compute key material (workers/cache-keys.ts); null when the cache is off
- * everywhere, so no request pays for hashing. The suffix tier counts only where some setting has it on.
+ * everywhere, so no request pays for hashing (and no store is opened). The suffix tier counts only where some setting has it on.
  */
-export function cacheKeySetup(config: ResponseCacheConfig): CacheKeySetup | null {
+function cacheKeySetup(config: ResponseCacheConfig): CacheKeySetup | null {
   const overrides = [...Object.values(config.routes), ...Object.values(config.models)];
   if (!config.enabled && !overrides.some((o) => o.enabled === true)) return null;
   const suffix = config.tiers.suffix || overrides.some((o) => o.tiers?.suffix === true);

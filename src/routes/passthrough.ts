@@ -2,6 +2,7 @@
 // request's model. No slot is chosen: these routes either use none or pick their own.
 import { Buffer } from 'node:buffer';
 import { readBody } from '../body-limit.js';
+import { SlotkeeperError } from '../errors.js';
 import { type BodyTransform, type RelayResult, relay } from '../proxy/relay.js';
 import { clientSink, type ResponseSink } from '../proxy/sink.js';
 import { type RequestContext, type RouteDeps, type RouteUpstream, upstreamHeaders } from './context.js';
@@ -50,7 +51,8 @@ export async function sendAndRelay(
     ...(request.body ? { body: [request.body] } : {}),
     signal: call.signal, headersTimeoutMs: deps.config.limits.upstreamHeadersTimeoutMs,
   }).catch((err: unknown) => {
-    deps.fleet.reportFailure(upstream, err);
+    // Only a connection failure is the server's; a client that left (or a headers timeout) is not.
+    if (err instanceof SlotkeeperError && err.code === 'upstream_unreachable') deps.fleet.reportFailure(upstream, err);
     throw err;
   });
   const transform = transformFor?.(upstreamRes.statusCode ?? 502);

@@ -13,7 +13,8 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 
 /** How a request fails: drop the connection before answering, drop it halfway through the answer, or answer this HTTP status with a llama-server error body. */
-export type FakeFailure = 'close' | 'close-mid-stream' | number;
+/** How a request fails: the socket closed at once or mid-stream, an HTTP status, or `hang` (never answered). */
+export type FakeFailure = 'close' | 'close-mid-stream' | 'hang' | number;
 
 /** How the fake behaves; every field is optional. */
 export interface FakeUpstreamOptions {
@@ -61,6 +62,8 @@ export interface RecordedRequest {
   /** The simulated `cache_n` / `prompt_n` of a completion (set once a slot is chosen). */
   cacheN?: number;
   promptN?: number;
+  /** A hung request (`fail: 'hang'`) whose client went away. */
+  abandoned?: boolean;
 }
 
 /** A running fake llama-server. */
@@ -191,6 +194,11 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     const failure = typeof options.fail === 'function' ? options.fail(request) : completion ? options.fail : undefined;
     if (failure === 'close') {
       req.socket.destroy();
+      return;
+    }
+    // No status, no headers, until the client gives up (a server stuck before its answer).
+    if (failure === 'hang') {
+      req.socket.once('close', () => { request.abandoned = true; });
       return;
     }
     if (typeof failure === 'number') return sendError(res, failure);
