@@ -54,6 +54,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
           session: session.id, step: index, pass, kind: step.kind, dialect: step.dialect, server: answer.upstream ?? server,
           startMs, ttfbMs: answer.ttfbMs, totalMs: answer.totalMs, status: answer.status,
           ...(answer.error ? { error: answer.error } : {}), ...(answer.cache !== null ? { cache: answer.cache } : {}),
+          ...answer.placement,
           promptN: cached ? 0 : answer.promptN, cacheN: cached ? 0 : answer.cacheN, oracleN: null,
         };
         out.push({ record, sent: { dialect: step.dialect, body, answer: answer.text } });
@@ -115,6 +116,20 @@ interface Answer {
   upstream: number | null;
   /** The gateway's x-cache header. */
   cache: string | null;
+  /** Where slotkeeper placed it (its x-slotkeeper-slot, -decision and -restored headers), when it said. */
+  placement?: Pick<RequestRecord, 'slot' | 'decision' | 'restored'>;
+}
+
+/** slotkeeper's placement headers, for records that explain a token count. */
+function placementOf(headers: Headers): Answer['placement'] {
+  const slot = headers.get('x-slotkeeper-slot');
+  const decision = headers.get('x-slotkeeper-decision');
+  const restored = headers.get('x-slotkeeper-restored');
+  return {
+    ...(slot !== null ? { slot: Number(slot) } : {}),
+    ...(decision !== null ? { decision } : {}),
+    ...(restored !== null ? { restored: Number(restored) } : {}),
+  };
 }
 
 /** Sends one streaming request and reads the whole stream: the answer text and the server's token counts. */
@@ -132,6 +147,7 @@ async function send(baseUrl: string, dialect: Dialect, body: Record<string, unkn
     const header = res.headers.get('x-slotkeeper-upstream');
     const upstream = header === null ? null : Number(header);
     const cache = res.headers.get('x-cache');
+    const placement = placementOf(res.headers);
     const stream = new SseReader(dialect);
     const decoder = new TextDecoder();
     for await (const chunk of res.body ?? []) {
@@ -140,11 +156,11 @@ async function send(baseUrl: string, dialect: Dialect, body: Record<string, unkn
     }
     const totalMs = performance.now() - t0;
     if (!res.ok) {
-      return { status: res.status, error: stream.raw.slice(0, 300), text: '', message: empty, ttfbMs, totalMs, promptN: null, cacheN: null, upstream, cache };
+      return { status: res.status, error: stream.raw.slice(0, 300), text: '', message: empty, ttfbMs, totalMs, promptN: null, cacheN: null, upstream, cache, placement };
     }
     return {
       status: res.status, ...(stream.error ? { error: stream.error } : {}), text: stream.text,
-      message: assistantMessage(dialect, stream.text), ttfbMs, totalMs, promptN: stream.promptN, cacheN: stream.cacheN, upstream, cache,
+      message: assistantMessage(dialect, stream.text), ttfbMs, totalMs, promptN: stream.promptN, cacheN: stream.cacheN, upstream, cache, placement,
     };
   } catch (err) {
     if (signal?.aborted) throw err;

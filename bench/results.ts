@@ -12,6 +12,12 @@ export interface RequestRecord {
   dialect: Dialect;
   /** Which server (index into the configuration's servers) answered; -1 when the front did not say (slotkeeper with several). */
   server: number;
+  /** The slot the front says it used (slotkeeper's x-slotkeeper-slot). */
+  slot?: number;
+  /** Why the front chose it (slotkeeper's x-slotkeeper-decision). */
+  decision?: string;
+  /** Tokens a disk restore put into the slot first (slotkeeper's x-slotkeeper-restored). */
+  restored?: number;
   /** When it was sent, ms since the configuration's replay started. */
   startMs: number;
   /** Time to the first byte of the response body, ms. */

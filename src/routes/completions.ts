@@ -110,6 +110,7 @@ async function forward(route: CompletionsRoute, ctx: RequestContext, deps: Compl
       'x-slotkeeper-upstream': String(placement.upstream.id),
       'x-slotkeeper-slot': String(placement.slot),
       'x-slotkeeper-decision': placement.kind,
+      ...(placement.restored ? { 'x-slotkeeper-restored': String(placement.restored.tokens) } : {}),
     },
     onFirstByte: () => metrics.timeToFirstByte.observe({ route: LABELS[route] }, (performance.now() - ctx.receivedMs) / 1000),
   });

@@ -26,8 +26,8 @@ export async function postJson<T = any>(url: string, body: unknown, timeoutMs = 
   return JSON.parse(text) as T;
 }
 
-/** A text completion's timings, as the disk-tier tests read them. */
-export interface Completion { timings: { cache_n: number; prompt_n: number } }
+/** A text completion's timings, and the tokens slotkeeper says it restored for it (x-slotkeeper-restored), as the disk-tier tests read them. */
+export interface Completion { timings: { cache_n: number; prompt_n: number }; restored: number | null }
 
 /** POSTs a 2-token, temperature-0 text completion of `prompt` to `gateway`; a non-200 throws with the body. */
 export async function complete(gateway: { url: string }, prompt: string): Promise<Completion> {
@@ -38,5 +38,6 @@ export async function complete(gateway: { url: string }, prompt: string): Promis
   });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`status ${res.status}: ${text}`);
-  return JSON.parse(text) as Completion;
+  const restored = res.headers.get('x-slotkeeper-restored');
+  return { ...(JSON.parse(text) as Omit<Completion, 'restored'>), restored: restored === null ? null : Number(restored) };
 }

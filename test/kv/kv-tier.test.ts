@@ -73,6 +73,8 @@ test('an eviction saves the slot; a later request restores it and reuses it (cac
     const a2 = await complete(gateway, `${A} and a follow-up`);
     assert.is(await metric(gateway, 'slotkeeper_kv_restores_total', { result: 'ok' }), 1);
     assert.ok(a2.timings.cache_n >= a1.timings.prompt_n - 8, `reused ${a2.timings.cache_n} of ${a1.timings.prompt_n} after the restore`);
+    assert.is(a1.restored, null, 'nothing was restored for the first request');
+    assert.ok(a2.restored !== null && a2.restored >= a1.timings.prompt_n - 8 && a2.timings.cache_n <= a2.restored, `x-slotkeeper-restored: ${a2.restored}`);
     assert.is(await metric(gateway, 'slotkeeper_kv_restore_verifications_total', { result: 'reused' }), 1);
     assert.is(await metric(gateway, 'slotkeeper_kv_saves_total', { result: 'ok' }), 2, 'B was saved before the restore overwrote it');
     assert.ok(await metric(gateway, 'slotkeeper_kv_disk_bytes') > 0);
