@@ -105,6 +105,8 @@ interface Store {
   ready: Promise<void>;
   capability: { generation: number; enabled: Promise<boolean> } | null;
   persisting: Promise<void>;
+  /** The server generation restores were last judged under (null: none yet). */
+  generation: number | null;
 }
 
 // Each new measurement counts this much against the running estimate.
@@ -201,7 +203,7 @@ export class KvTier {
       key, server: serverHash(key), dir: cfg?.slotSaveDir ? this.directory(cfg.slotSaveDir) : null,
       index: new SavedIndex(this.deps.config.kv.maxEntries),
       inUse: new Set(), rates: { ...defaults.kvInitialRates }, measured: false, ready: Promise.resolve(), capability: null,
-      persisting: Promise.resolve(),
+      persisting: Promise.resolve(), generation: null,
     };
     store.ready = this.load(store);
     this.stores.set(id, store);
@@ -254,6 +256,15 @@ export class KvTier {
     dir.stores.add(store);
     await this.collect(dir);
     this.persist(store);
+  }
+
+  /**
+   * A server seen under a new generation restarted, maybe with another build or model, so its
+   * verdicts on restores no longer hold: they are tried again.
+   */
+  private observeGeneration(store: Store, u: TierUpstream): void {
+    if (store.generation !== null && store.generation !== u.generation) this.trust.resetServer(store.key);
+    store.generation = u.generation;
   }
 
   private enabled(store: Store, u: TierUpstream, target: ActionTarget, signal?: AbortSignal): Promise<boolean> {
@@ -323,6 +334,7 @@ export class KvTier {
 
   private async restore(store: Store, u: TierUpstream, target: ActionTarget, s: SlotSituation): Promise<Restored | null> {
     const { model } = target;
+    this.observeGeneration(store, u);
     if (!this.trust.allowed(store.key, model)) return null;
     const match = store.index.best(model, s.chain);
     if (match === null || store.inUse.has(match.entry.file)) return null;

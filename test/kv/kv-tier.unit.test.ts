@@ -140,6 +140,9 @@ test('a save is restored by a later request; restores stop after unverifiedResto
   assert.is(await r.tier.beforeRun(situation(u, chain(2), chain(1))), null);
   assert.is(fake.actions('restore').length, restores, 'no restore tried any more');
   assert.is(await count(r.metrics.verifications, { result: 'not_reused' }), 2);
+  const restarted = await r.tier.beforeRun(situation(up(0, fake.url, 2), chain(2), chain(1)));
+  assert.ok(restarted !== null, 'the server restarted (a new generation): restores are tried again');
+  assert.is(fake.actions('restore').length, restores + 1);
   await r.tier.close();
 });
 
