@@ -159,10 +159,11 @@ export class LeaseQueue {
   /**
    * A lease on `key` if it is free now, else null; never waits or queues. For background work
    * (the disk tier's idle saves) that must not run beside a request yet must not delay one
-   * that is already waiting: a free key has no waiters, so taking it jumps no queue.
+   * that is already waiting: a free key has no waiters, so taking it jumps no queue. Such a
+   * lease is not a request's, so its length stays out of the mean that Retry-After estimates from.
    */
   tryAcquire(key: string): Lease | null {
-    return this.#holders.has(key) ? null : this.#grant(key);
+    return this.#holders.has(key) ? null : this.#grant(key, false);
   }
 
   /** True while `key` is leased. */
@@ -268,7 +269,7 @@ export class LeaseQueue {
   }
 
   /** Makes `key` held by a new lease; the key must be free. */
-  #grant(key: string): Lease {
+  #grant(key: string, measured = true): Lease {
     let live = true;
     const lease: Lease = Object.freeze({
       key,
@@ -276,21 +277,23 @@ export class LeaseQueue {
       release: () => {
         if (!live) return;
         live = false;
-        this.#release(lease);
+        this.#release(lease, measured);
       },
     });
     this.#holders.set(key, lease);
     return lease;
   }
 
-  #release(lease: Lease): void {
+  #release(lease: Lease, measured: boolean): void {
     // Not the holder: the key was forgotten, and may since be leased to someone else.
     if (this.#holders.get(lease.key) !== lease) return;
     this.#holders.delete(lease.key);
-    const heldMs = this.#now() - lease.acquiredAt;
-    this.#meanHoldMs = this.#meanHoldMs === undefined
-      ? heldMs
-      : this.#meanHoldMs + HOLD_EWMA_WEIGHT * (heldMs - this.#meanHoldMs);
+    if (measured) {
+      const heldMs = this.#now() - lease.acquiredAt;
+      this.#meanHoldMs = this.#meanHoldMs === undefined
+        ? heldMs
+        : this.#meanHoldMs + HOLD_EWMA_WEIGHT * (heldMs - this.#meanHoldMs);
+    }
     this.#handOver(lease.key);
   }
 

@@ -526,6 +526,20 @@ bounds('default Retry-After: the waiters ahead times the mean lease, over the le
   assert.is(q.estimateRetryAfter(10_000), 300, 'never beyond the queue timeout');
 });
 
+bounds('a background lease (tryAcquire) stays out of the mean behind Retry-After', async () => {
+  const time = new FakeTime();
+  const q = queue(time, { timeoutMs: 300_000 });
+  const a = await q.acquire({ keys: ['a'] });
+  time.advance(10_000);
+  a.release(); // one request's lease of 10 s
+  for (let i = 0; i < 5; i++) {
+    const save = q.tryAcquire('a')!;
+    time.advance(20);
+    save.release(); // idle saves of 20 ms
+  }
+  assert.is(q.estimateRetryAfter(0), 10, 'still the request\'s 10 s');
+});
+
 bounds('default Retry-After before any release: the oldest lease\'s age, at least 1 s', async () => {
   const time = new FakeTime();
   const q = queue(time, { maxWaiting: 1 });
