@@ -183,6 +183,7 @@ export class Router {
       upstream, slot, model, content, idleMs: content ? this.deps.now() - content.lastUsedMs : 0,
       overwrites: lost > 0, keptTokens: content === undefined ? 0 : content.tokens - lost,
       chain: request.chain, promptTokens: promptTokens(request.promptChars, rates), currentReuseTokens: choice.reuseTokens,
+      currentMissChance: choice.reuse.source === 'ram' ? (this.index.ram(scopeOf(upstream))?.missChance() ?? 1) : 0,
       tokensPerBlock, promptTokensPerMs: rates.promptTokensPerMs, signal,
     });
     if (restored === null) return;

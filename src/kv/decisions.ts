@@ -94,6 +94,12 @@ export interface RestoreQuestion {
    * loading this conversation's longer state, so a saved entry of this conversation is the way back.
    */
   currentReuseTokens: number;
+  /**
+   * The chance that `currentReuseTokens` are not there after all: 0 for a slot's own content
+   * (every response checks that belief), the measured miss rate of RAM-cache beliefs when the
+   * reuse is expected from llama-server's RAM cache, which slotkeeper cannot see. Default 0.
+   */
+  currentMissChance?: number;
   /** Tokens in the entry. */
   entryTokens: number;
   /** Blocks in the entry's chain, and how many of them the request shares. */
@@ -122,12 +128,15 @@ export interface RestoreAnswer {
  * recomputing from what the slot already gives. llama-server keeps a slot's content for a
  * request only when the request keeps at least half of it (f_keep ≥ 0.5, server-context.cpp
  * get_available_slot, llama.cpp de3ff815ea7d); below that the restored KV would be dropped.
+ * A restored file is certain where a RAM-cache belief is a guess: the gain counts what the guess
+ * is expected to give, so a cheap restore insures a long prompt against the guess being wrong.
  */
 export function decideRestore(q: RestoreQuestion): RestoreAnswer {
   const ms = restoreMs(q.bytes, q.rates);
   // llama-server evaluates at least the last prompt token, so reuse is capped below the prompt.
   const cap = Math.max(0, q.promptTokens - 1);
-  const gainTokens = Math.min(q.matchedTokens, cap) - Math.min(q.currentReuseTokens, cap);
+  const current = Math.min(q.currentReuseTokens, cap) * (1 - Math.min(1, Math.max(0, q.currentMissChance ?? 0)));
+  const gainTokens = Math.min(q.matchedTokens, cap) - current;
   const savedMs = Math.max(0, gainTokens) / q.promptTokensPerMs;
   if (gainTokens <= 0) return { restore: false, reason: 'no_gain', restoreMs: ms, savedMs };
   if (q.matchedBlocks * 2 < q.entryBlocks) return { restore: false, reason: 'kept_too_little', restoreMs: ms, savedMs };

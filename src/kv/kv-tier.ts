@@ -44,6 +44,8 @@ export interface SlotSituation {
   promptTokens: number;
   /** Tokens the chosen slot (or the RAM cache) already gives the request. */
   currentReuseTokens: number;
+  /** The chance those tokens are not there (decisions.ts RestoreQuestion.currentMissChance); default 0. */
+  currentMissChance?: number;
   /** Tokens one hashed block stands for on this server. */
   tokensPerBlock: number;
   promptTokensPerMs: number;
@@ -341,7 +343,7 @@ export class KvTier {
     const { entry } = match;
     const matchedTokens = Math.min(match.blocks * s.tokensPerBlock, entry.tokens);
     const decision = decideRestore({
-      promptTokens: s.promptTokens, currentReuseTokens: s.currentReuseTokens, entryTokens: entry.tokens,
+      promptTokens: s.promptTokens, currentReuseTokens: s.currentReuseTokens, currentMissChance: s.currentMissChance ?? 0, entryTokens: entry.tokens,
       entryBlocks: entry.chain.length, matchedBlocks: match.blocks, matchedTokens, bytes: entry.bytes,
       promptTokensPerMs: s.promptTokensPerMs, rates: store.rates,
     });

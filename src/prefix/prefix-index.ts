@@ -123,6 +123,7 @@ export class PrefixIndex {
     if (expected.source === 'ram' && expected.ramEntry) entry.ram.touch(expected.ramEntry);
     if (outcome.reusedTokens === null) return null;
     const diff = outcome.reusedTokens - outcome.expectedTokens;
+    if (expected.source === 'ram' && expected.ramEntry) entry.ram.recordLoad(diff >= -toleranceTokens);
     if (diff < -toleranceTokens) {
       if (expected.source === 'ram' && expected.ramEntry) entry.ram.forget(expected.ramEntry);
       return 'overestimate';

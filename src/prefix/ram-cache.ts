@@ -23,12 +23,18 @@ export interface RamMatch {
 // and it bounds the scan per request.
 const MAX_ENTRIES = 64;
 
+// Each new load outcome weighs this much against the older ones (about the last 20 count).
+const OUTCOME_DECAY = 0.95;
+
 /** The belief about one server's RAM prompt cache. */
 export class RamCache {
   // Least recently used first.
   private entries: CachedPrompt[] = [];
   private tokens = 0;
   private readonly capacityTokens: number;
+  // Decayed counts of requests expected to load an entry, and of those that found it gone.
+  private loads = 0;
+  private misses = 0;
 
   constructor(capacityTokens: number) {
     this.capacityTokens = capacityTokens;
@@ -96,6 +102,25 @@ export class RamCache {
   forget(entry: CachedPrompt): void {
     const i = this.entries.indexOf(entry);
     if (i !== -1) this.remove(i);
+  }
+
+  /**
+   * A request was expected to load an entry; `found` says whether its cache_n showed it did.
+   * The belief is a model of a cache slotkeeper cannot see (its byte accounting, llama-server's
+   * own idle-slot saves), so how often it is right is measured, not assumed.
+   */
+  recordLoad(found: boolean): void {
+    this.loads = this.loads * OUTCOME_DECAY + 1;
+    this.misses = this.misses * OUTCOME_DECAY + (found ? 0 : 1);
+  }
+
+  /**
+   * The chance that an entry believed held is gone when a request looks for it: the decayed miss
+   * rate of recent loads, with one hit and one miss assumed before any (so 0.5 to start, and
+   * never below about 1 in 22: about 20 recent loads count).
+   */
+  missChance(): number {
+    return (this.misses + 1) / (this.loads + 2);
   }
 
   /** Forgets everything (the server restarted). */

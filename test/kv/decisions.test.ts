@@ -40,6 +40,13 @@ test('restore: faster than recomputing the gain; refused when no gain, too littl
   assert.equal(decideRestore(restore({ matchedBlocks: 29, matchedTokens: 1900 })).reason, 'kept_too_little');
   assert.equal(decideRestore(restore({ matchedBlocks: 30, matchedTokens: 2000 })).reason, 'faster');
   assert.equal(decideRestore(restore({ promptTokensPerMs: 1000 })).reason, 'slower');
+  // Reuse expected from the RAM cache is a guess: its measured miss chance makes a cheap
+  // restore worth it, unless prefill is so fast that the expected loss is smaller than the restore.
+  assert.equal(decideRestore(restore({ currentReuseTokens: 4000, currentMissChance: 0 })).reason, 'no_gain');
+  const insured = decideRestore(restore({ currentReuseTokens: 4000, currentMissChance: 0.1 }));
+  assert.equal(insured.reason, 'faster');
+  assert.is(Math.round(insured.savedMs), 1600, '10 % of 4,000 tokens at 0.25 tokens per ms');
+  assert.equal(decideRestore(restore({ currentReuseTokens: 4000, currentMissChance: 0.01, promptTokensPerMs: 10 })).reason, 'slower');
   // A prompt the entry covers entirely still evaluates its last token: gain is capped at prompt - 1.
   const whole = decideRestore(restore({ promptTokens: 100, matchedTokens: 4000, entryBlocks: 2, matchedBlocks: 2 }));
   assert.is(whole.savedMs, 99 / 0.25);

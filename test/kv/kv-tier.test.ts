@@ -20,10 +20,10 @@ const words = (seed: string, n: number) => Array.from({ length: n }, (_, i) => `
 
 
 
-function gatewayFor(server: LlamaServer, dir: string | null, extra: PartialConfig = {}, log?: (line: string) => void): Promise<Gateway> {
+function gatewayFor(server: LlamaServer, dir: string | null, extra: PartialConfig = {}, log?: (line: string) => void, ramCacheTokens = 0): Promise<Gateway> {
   return startGateway(withDefaults({
     port: 0,
-    upstreams: [{ url: server.url, ramCacheTokens: 0, ...(dir ? { slotSaveDir: dir } : {}) }],
+    upstreams: [{ url: server.url, ramCacheTokens, ...(dir ? { slotSaveDir: dir } : {}) }],
     fleet: { probeIntervalMs: 100, probeTimeoutMs: 2_000 },
     kv: { minSaveTokens: 64 },
     ...extra,
@@ -78,6 +78,21 @@ test('an eviction saves the slot; a later request restores it and reuses it (cac
     assert.is(await metric(gateway, 'slotkeeper_kv_restore_verifications_total', { result: 'reused' }), 1);
     assert.is(await metric(gateway, 'slotkeeper_kv_saves_total', { result: 'ok' }), 2, 'B was saved before the restore overwrote it');
     assert.ok(await metric(gateway, 'slotkeeper_kv_disk_bytes') > 0);
+  } finally {
+    await gateway.close();
+  }
+}));
+
+test('a wrong belief that the RAM cache holds the prefix does not stop the restore', () => withServer(async (server, dir) => {
+  // The server runs --cache-ram 0, but slotkeeper is not told so (80k tokens, its default).
+  const gateway = await gatewayFor(server, dir, {}, undefined, 80_000);
+  try {
+    const a1 = await complete(gateway, A);
+    await complete(gateway, B);
+    const a2 = await complete(gateway, `${A} and a follow-up`);
+    assert.is(await metric(gateway, 'slotkeeper_scheduler_decisions_total', { kind: 'ram_hit' }), 1, 'the scheduler believed A was in RAM');
+    assert.ok(a2.restored !== null, 'restored from disk all the same');
+    assert.ok(a2.timings.cache_n >= a1.timings.prompt_n - 8, `reused ${a2.timings.cache_n} of ${a1.timings.prompt_n}`);
   } finally {
     await gateway.close();
   }

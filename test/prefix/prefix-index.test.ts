@@ -63,8 +63,13 @@ test('an overestimate from RAM forgets the entry; tolerances decide corrections'
   done(index, 0, chain(9), 100);
   const expected = index.expectedReuse(0, 0, chain(1, 2, 3, 4, 5));
   const outcome = { server: 0, slot: 0, chain: chain(1, 2, 3, 4, 5), tokens: 500, expected, expectedTokens: 400, nowMs: 2 };
+  const ram = index.ram(0)!;
+  assert.is(ram.missChance(), 0.5, 'no load seen yet');
   assert.is(index.recordOutcome({ ...outcome, reusedTokens: 395 }, 10), null);
+  assert.ok(ram.missChance() < 0.5, 'a load that found its entry');
+  const afterHit = ram.missChance();
   assert.is(index.recordOutcome({ ...outcome, reusedTokens: 0 }, 10), 'overestimate');
+  assert.ok(ram.missChance() > afterHit, 'a load that did not');
   assert.is(index.ram(0)?.best(chain(1, 2, 3, 4, 5)), null, 'the entry that proved absent is forgotten');
   assert.is(index.recordOutcome({ ...outcome, expected: { blocks: 0, source: 'none' }, expectedTokens: 0, reusedTokens: 300 }, 10), 'underestimate');
   assert.is(index.recordOutcome({ ...outcome, reusedTokens: null }, 10), null);

@@ -45,6 +45,17 @@ test('states bigger than the cache and a zero-capacity cache hold nothing', () =
   assert.is(none.size, 0);
 });
 
+test('missChance: 0.5 before any load; measured from loads, recent ones weighing more', () => {
+  const ram = new RamCache(10_000);
+  assert.is(ram.missChance(), 0.5);
+  for (let i = 0; i < 40; i++) ram.recordLoad(true);
+  assert.ok(ram.missChance() < 0.06, `${ram.missChance()} after 40 found`);
+  for (let i = 0; i < 5; i++) ram.recordLoad(false);
+  assert.ok(ram.missChance() > 0.2, `${ram.missChance()} after 5 missed`);
+  for (let i = 0; i < 100; i++) ram.recordLoad(false);
+  assert.ok(ram.missChance() > 0.9 && ram.missChance() < 1);
+});
+
 test('forget and clear', () => {
   const ram = new RamCache(1_000);
   ram.save({ chain: chain(1), tokens: 100 });
