@@ -120,14 +120,14 @@ export class PrefixIndex {
     if (!entry) return null;
     entry.slots.set(outcome.slot, { chain: outcome.chain, tokens: outcome.tokens, lastUsedMs: outcome.nowMs });
     const { expected } = outcome;
-    if (expected.source === 'ram' && expected.ramEntry) entry.ram.touch(expected.ramEntry);
+    // llama-server moves a state it loads from RAM into the slot, out of RAM
+    // (server_prompt_cache::load, llama.cpp de3ff815ea7d); one it did not find was not there.
+    // Either way the entry is gone.
+    if (expected.source === 'ram' && expected.ramEntry) entry.ram.forget(expected.ramEntry);
     if (outcome.reusedTokens === null) return null;
     const diff = outcome.reusedTokens - outcome.expectedTokens;
     if (expected.source === 'ram' && expected.ramEntry) entry.ram.recordLoad(diff >= -toleranceTokens);
-    if (diff < -toleranceTokens) {
-      if (expected.source === 'ram' && expected.ramEntry) entry.ram.forget(expected.ramEntry);
-      return 'overestimate';
-    }
+    if (diff < -toleranceTokens) return 'overestimate';
     return diff > toleranceTokens ? 'underestimate' : null;
   }
 

@@ -51,23 +51,20 @@ export class RamCache {
   }
 
   /**
-   * Records that the server saved `prompt`. Like llama-server, an entry the new one extends is
-   * replaced, and an entry that already covers it only becomes most recent. Returns `prompt` when
-   * it was added as a new entry, null when nothing new was recorded.
+   * Records that the server saved `prompt`, as llama-server does (server_prompt_cache::alloc,
+   * llama.cpp de3ff815ea7d): a prompt some entry already contains is skipped, and that entry does
+   * not become any younger; otherwise the entries the prompt contains are replaced by it. Returns
+   * `prompt` when it was added as a new entry, null when nothing new was recorded.
    */
   save(prompt: CachedPrompt): CachedPrompt | null {
     if (this.capacityTokens <= 0 || prompt.chain.length === 0) return null;
     // llama-server skips states bigger than the whole cache.
     if (prompt.tokens > this.capacityTokens) return null;
+    const n = prompt.chain.length;
+    if (this.entries.some((e) => e.chain.length >= n && commonBlocks(e.chain, prompt.chain) === n)) return null;
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const entry = this.entries[i]!;
-      const shared = commonBlocks(entry.chain, prompt.chain);
-      if (shared === prompt.chain.length && entry.chain.length >= prompt.chain.length) {
-        this.entries.splice(i, 1);
-        this.entries.push(entry);
-        return null;
-      }
-      if (shared === entry.chain.length) this.remove(i);
+      if (commonBlocks(entry.chain, prompt.chain) === entry.chain.length) this.remove(i);
     }
     this.entries.push(prompt);
     this.tokens += prompt.tokens;
@@ -90,15 +87,7 @@ export class RamCache {
     return this.entries.includes(entry);
   }
 
-  /** Marks `entry` as just used (the server loaded it). */
-  touch(entry: CachedPrompt): void {
-    const i = this.entries.indexOf(entry);
-    if (i === -1) return;
-    this.entries.splice(i, 1);
-    this.entries.push(entry);
-  }
-
-  /** Forgets `entry`: the ground truth said the server did not have it. */
+  /** Forgets `entry`: the server loaded it into a slot (which takes it out of RAM), or did not have it. */
   forget(entry: CachedPrompt): void {
     const i = this.entries.indexOf(entry);
     if (i !== -1) this.remove(i);

@@ -14,26 +14,27 @@ test('best finds the entry sharing most blocks', () => {
   assert.is(ram.best(chain(5)), null);
 });
 
-test('a longer save of the same prompt replaces the shorter one; a covered save only refreshes', () => {
+test('a longer save of the same prompt replaces the shorter one; a covered save changes nothing', () => {
   const ram = new RamCache(10_000);
   ram.save({ chain: chain(1, 2), tokens: 200 });
   ram.save({ chain: chain(1, 2, 3), tokens: 300 });
   assert.is(ram.size, 1);
   assert.is(ram.heldTokens, 300);
-  ram.save({ chain: chain(1, 2), tokens: 200 });
+  assert.is(ram.save({ chain: chain(1, 2), tokens: 200 }), null);
   assert.is(ram.size, 1);
   assert.is(ram.heldTokens, 300);
 });
 
-test('bounded by tokens, least recently used out first; touch refreshes', () => {
+test('bounded by tokens, oldest saved out first: a covered save does not make an entry younger (as llama-server)', () => {
   const ram = new RamCache(1_000);
-  ram.save({ chain: chain(1), tokens: 400 });
-  ram.save({ chain: chain(2), tokens: 400 });
-  ram.touch(ram.best(chain(1))!.entry);
+  ram.save({ chain: chain(1, 2), tokens: 400 });
   ram.save({ chain: chain(3), tokens: 400 });
+  ram.save({ chain: chain(1), tokens: 100 });
+  ram.save({ chain: chain(4), tokens: 400 });
   assert.is(ram.heldTokens, 800);
-  assert.ok(ram.best(chain(1)), 'touched entry survives');
-  assert.is(ram.best(chain(2)), null, 'least recently used is gone');
+  assert.is(ram.best(chain(1, 2)), null, 'the oldest is gone, though a save it covered came later');
+  assert.ok(ram.best(chain(3)));
+  assert.ok(ram.best(chain(4)));
 });
 
 test('states bigger than the cache and a zero-capacity cache hold nothing', () => {
