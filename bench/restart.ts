@@ -5,10 +5,14 @@
 // is about to overwrite it), and the index on disk outlives the restart. Prints one markdown
 // table, the configurations side by side from one run.
 //
-//   npm run build && node dist/bench/restart.js [--users 4] [--turns 4] [--context 2000] [--slots 2] [--cache-ram MiB] [--seed 1]
+//   npm run build && node dist/bench/restart.js [--users 4] [--turns 4] [--context 2000] [--slots 2] [--cache-ram MiB]
+//                                              [--idle-save 2] [--seed 1]
 //
 // Every session waits at its middle turn until all have reached it; then the server stops and
 // starts again on the same port and --slot-save-path, so no request is in flight at the restart.
+// A third configuration turns on idle saves (kv.saveIdleSeconds = --idle-save; 0 leaves it out):
+// the conversations still in a slot at the restart were saved only when something overwrote them
+// before, so without it they come back as of an earlier turn.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +32,7 @@ import type { Trace } from './trace.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-type Front = 'direct' | 'slotkeeper';
+type Front = 'direct' | 'slotkeeper' | 'slotkeeper-idle';
 
 interface Outcome {
   front: Front;
@@ -57,7 +61,7 @@ async function until(check: () => boolean, what: string, timeoutMs = 120_000): P
   }
 }
 
-async function run(front: Front, trace: Trace, options: { binary: string; model: string; slots: number; ctx: number; cacheRamMiB?: number }): Promise<Outcome> {
+async function run(front: Front, trace: Trace, options: { binary: string; model: string; slots: number; ctx: number; cacheRamMiB?: number; idleSaveSeconds: number }): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), 'slotkeeper-restart-bench-'));
   const serverOptions = {
     binary: options.binary, model: options.model, slots: options.slots, ctx: options.ctx, slotSavePath: dir,
@@ -66,13 +70,14 @@ async function run(front: Front, trace: Trace, options: { binary: string; model:
   let server: LlamaServer = await startLlamaServer(serverOptions);
   let gateway: Gateway | undefined;
   try {
-    if (front === 'slotkeeper') {
+    if (front !== 'direct') {
       gateway = await startGateway(withDefaults({
         port: 0,
         upstreams: [{ url: server.url, ramCacheTokens: cacheRamTokens(options.cacheRamMiB), slotSaveDir: dir }],
         // Probed often, so the gateway sees the restarted server as soon as it listens.
         fleet: { probeIntervalMs: 200 },
         limits: { upstreamIdleTimeoutMs: BENCH_IDLE_TIMEOUT_MS },
+        ...(front === 'slotkeeper-idle' ? { kv: { saveIdleSeconds: options.idleSaveSeconds } } : {}),
       }), { defaultMetrics: false, log: (line) => log(`slotkeeper: ${line}`) });
     }
     const g = gateway;
@@ -125,7 +130,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       users: { type: 'string', default: '4' }, turns: { type: 'string', default: '4' }, context: { type: 'string', default: '2000' },
-      slots: { type: 'string', default: '2' }, 'cache-ram': { type: 'string' }, seed: { type: 'string', default: '1' },
+      slots: { type: 'string', default: '2' }, 'cache-ram': { type: 'string' }, 'idle-save': { type: 'string', default: '2' },
+      seed: { type: 'string', default: '1' },
     },
   });
   // Side requests would only add noise to a count of what the restart cost the conversations.
@@ -138,9 +144,11 @@ async function main(): Promise<void> {
   const cacheRamMiB = values['cache-ram'] === undefined ? undefined : Number(values['cache-ram']);
   const binary = await ensureLlamaServer(log);
   const model = await ensureModel(BENCH_MODEL, log);
-  const options = { binary, model, slots, ctx: slots * setup.ctxPerSlot, ...(cacheRamMiB !== undefined ? { cacheRamMiB } : {}) };
+  const idleSaveSeconds = Number(values['idle-save']);
+  const options = { binary, model, slots, ctx: slots * setup.ctxPerSlot, idleSaveSeconds, ...(cacheRamMiB !== undefined ? { cacheRamMiB } : {}) };
+  const fronts: Front[] = idleSaveSeconds > 0 ? ['direct', 'slotkeeper', 'slotkeeper-idle'] : ['direct', 'slotkeeper'];
   const outcomes: Outcome[] = [];
-  for (const front of ['direct', 'slotkeeper'] as const) outcomes.push(await run(front, trace, options));
+  for (const front of fronts) outcomes.push(await run(front, trace, options));
   const ram = cacheRamMiB === undefined ? 'default --cache-ram' : `--cache-ram ${cacheRamMiB} MiB`;
   const lines = [
     `${trace.sessions.length} conversations of ${values.turns} turns (~${values.context}-token private contexts), ${slots} slots, ${ram}; llama-server restarted before turn ${outcomes[0]!.split + 1}.`,
@@ -149,6 +157,7 @@ async function main(): Promise<void> {
     '| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     row(outcomes[0]!, 'llama-server alone'),
     row(outcomes[1]!, 'slotkeeper (disk tier)'),
+    ...(outcomes[2] ? [row(outcomes[2], `slotkeeper, idle saves after ${idleSaveSeconds} s`)] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
