@@ -3,8 +3,9 @@
 // idle slot when a new task starts (--cache-idle-slots, on by default); it loads the best entry
 // back into the slot a request lands on when that slot's own content keeps less than half
 // (tools/server/server-context.cpp get_available_slot, server-task.cpp server_prompt_cache::load;
-// llama.cpp de3ff815ea7d). We cannot see that cache, so we keep a bounded belief about it: LRU by
-// tokens, corrected when a response's cache_n says an entry was not there.
+// llama.cpp de3ff815ea7d), taking it out of RAM. We cannot see that cache, so we keep a bounded
+// belief about it: a queue by tokens, oldest save out first, corrected when a response's cache_n
+// says an entry was not there, and with a measured rate of how often such beliefs prove wrong.
 import { type Chain, commonBlocks } from './chain.js';
 
 /** A prompt state the server is believed to hold in RAM. */
@@ -28,7 +29,7 @@ const OUTCOME_DECAY = 0.95;
 
 /** The belief about one server's RAM prompt cache. */
 export class RamCache {
-  // Least recently used first.
+  // Oldest save first (llama-server evicts from the front; nothing moves an entry back).
   private entries: CachedPrompt[] = [];
   private tokens = 0;
   private readonly capacityTokens: number;
