@@ -6,13 +6,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { withDefaults } from '../../src/config/config.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
+import { words } from '../helpers/llama.js';
 import { type LlamaSwapStandIn, startLlamaSwapStandIn, tinyVariant } from '../helpers/llama-swap-stand-in.js';
 import { metric } from '../helpers/metrics.js';
 
 interface Completion { timings: { cache_n: number; prompt_n: number } }
-
-/** A prompt of about 1800 tokens, different for each seed. */
-const words = (seed: string, n: number) => Array.from({ length: n }, (_, i) => `${seed}${i % 89} w${i}`).join(' ');
 
 async function complete(base: string, model: string, prompt: string): Promise<Completion> {
   const res = await fetch(`${base}/v1/completions`, {

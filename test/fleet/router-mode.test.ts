@@ -12,11 +12,11 @@ import { ensureLlamaServer } from '../../bench/rig/llama-cpp.js';
 import { ensureModel } from '../../bench/rig/model.js';
 import { withDefaults } from '../../src/config/config.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
+import { words } from '../helpers/llama.js';
 import { tinyVariant } from '../helpers/llama-swap-stand-in.js';
 
 interface Completion { timings: { cache_n: number; prompt_n: number } }
 
-const words = (seed: string, n: number) => Array.from({ length: n }, (_, i) => `${seed}${i % 89} w${i}`).join(' ');
 
 async function complete(base: string, model: string, prompt: string): Promise<Completion> {
   const res = await fetch(`${base}/v1/completions`, {

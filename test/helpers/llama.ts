@@ -13,6 +13,9 @@ export async function rigServer(options: Partial<ServerOptions> & { preset?: str
   return startLlamaServer({ binary, model, ...rest });
 }
 
+/** Text of some hundreds of tokens for `n` of a few hundred, sharing nothing across seeds but the word stems. */
+export const words = (seed: string, n: number): string => Array.from({ length: n }, (_, i) => `${seed}${i % 89} w${i}`).join(' ');
+
 /** POSTs JSON and returns the parsed answer; a non-2xx status throws with the body. */
 export async function postJson<T = any>(url: string, body: unknown, timeoutMs = 120_000): Promise<T> {
   const res = await fetch(url, {

@@ -3,21 +3,17 @@
 // the whole gateway in front of a REAL llama-server: after idle a file and an index entry appear,
 // and when another conversation overwrites the slot, the first one's next turn is restored
 // (timings.cache_n proves it) with no save before the overwrite.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { LlamaServer } from '../../bench/rig/server.js';
-import { withDefaults } from '../../src/config/config.js';
-import { type Gateway, startGateway } from '../../src/gateway.js';
 import { DiskStore } from '../../src/kv/disk-store.js';
 import { parseEntryFileName, serverHash } from '../../src/kv/file-name.js';
 import { IdleSaver } from '../../src/kv/idle-saver.js';
 import type { HotSlot } from '../../src/kv/kv-tier.js';
 import { SavedIndex } from '../../src/kv/saved-index.js';
 import { LeaseQueue } from '../../src/leases/lease-queue.js';
-import { complete, rigServer } from '../helpers/llama.js';
+import { diskTierGateway, withOneSlotServer } from '../helpers/disk-tier.js';
+import { complete, words } from '../helpers/llama.js';
 import { exitIfStillRunningAfter } from '../helpers/watchdog.js';
 import { metric } from '../helpers/metrics.js';
 
@@ -125,27 +121,16 @@ unit.run();
 // ---- on a real llama-server ----
 
 
-const words = (seed: string, n: number) => Array.from({ length: n }, (_, i) => `${seed}${i % 89} w${i}`).join(' ');
-
 
 
 const llama = suite('kv/idle-saver on llama-server');
 
-llama('an idle slot is saved once; after another conversation overwrites it, the first one is restored without a save before the overwrite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'slotkeeper-idle-test-'));
-  let server: LlamaServer | undefined;
-  let gateway: Gateway | undefined;
+llama('an idle slot is saved once; after another conversation overwrites it, the first one is restored without a save before the overwrite', () => withOneSlotServer(async (server, dir) => {
+  // One slot and no RAM cache: reuse after another conversation can only come from a restore.
+  let idleSaved!: () => void;
+  const firstIdleSave = new Promise<void>((resolve) => { idleSaved = resolve; });
+  const gateway = await diskTierGateway(server, { dir, kv: { saveIdleSeconds: 1 }, log: (line) => { if (/idle .* saved its/.test(line)) idleSaved(); } });
   try {
-    // One slot and no RAM cache: reuse after another conversation can only come from a restore.
-    server = await rigServer({ slots: 1, cacheRamMiB: 0, slotSavePath: dir });
-    let idleSaved!: () => void;
-    const firstIdleSave = new Promise<void>((resolve) => { idleSaved = resolve; });
-    gateway = await startGateway(withDefaults({
-      port: 0,
-      upstreams: [{ url: server.url, ramCacheTokens: 0, slotSaveDir: dir }],
-      fleet: { probeIntervalMs: 100, probeTimeoutMs: 2_000 },
-      kv: { minSaveTokens: 64, saveIdleSeconds: 1 },
-    }), { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 }, log: (line) => { if (/idle .* saved its/.test(line)) idleSaved(); } });
     const A = words('alpha', 150);
     const a1 = await complete(gateway, A);
     await firstIdleSave;
@@ -163,14 +148,9 @@ llama('an idle slot is saved once; after another conversation overwrites it, the
     const a2 = await complete(gateway, `${A} and a follow-up`);
     assert.is(await metric(gateway, 'slotkeeper_kv_restores_total', { result: 'ok' }), 1);
     assert.ok(a2.timings.cache_n >= a1.timings.prompt_n - 8, `reused ${a2.timings.cache_n} of ${a1.timings.prompt_n} after the restore`);
-  } catch (err) {
-    if (server) process.stderr.write(`\n--- llama-server log ---\n${server.log().slice(-4000)}\n`);
-    throw err;
   } finally {
-    await gateway?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await gateway.close();
   }
-});
+}));
 
 llama.run();

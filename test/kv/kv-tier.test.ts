@@ -2,33 +2,15 @@
 // restores it (timings.cache_n proves the reuse); restores work after slotkeeper restarts and
 // after llama-server restarts; a server without --slot-save-path just works with the tier off;
 // GC never touches foreign files; a save that fails leaves the request unharmed.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { LlamaServer } from '../../bench/rig/server.js';
-import { type PartialConfig, withDefaults } from '../../src/config/config.js';
-import { type Gateway, startGateway } from '../../src/gateway.js';
 import { indexFileName, parseEntryFileName, serverHash } from '../../src/kv/file-name.js';
-import { complete, rigServer } from '../helpers/llama.js';
+import { diskTierGateway, withOneSlotServer } from '../helpers/disk-tier.js';
+import { complete, rigServer, words } from '../helpers/llama.js';
 import { metric } from '../helpers/metrics.js';
-
-
-/** A prompt of some hundreds of tokens, different for each seed. */
-const words = (seed: string, n: number) => Array.from({ length: n }, (_, i) => `${seed}${i % 89} w${i}`).join(' ');
-
-
-
-function gatewayFor(server: LlamaServer, dir: string | null, extra: PartialConfig = {}, log?: (line: string) => void, ramCacheTokens = 0): Promise<Gateway> {
-  return startGateway(withDefaults({
-    port: 0,
-    upstreams: [{ url: server.url, ramCacheTokens, ...(dir ? { slotSaveDir: dir } : {}) }],
-    fleet: { probeIntervalMs: 100, probeTimeoutMs: 2_000 },
-    kv: { minSaveTokens: 64 },
-    ...extra,
-  }), { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 }, ...(log ? { log } : {}) });
-}
 
 /** Resolves once `check` holds, polling the event loop. */
 async function until(check: () => boolean, what: string): Promise<void> {
@@ -41,29 +23,13 @@ async function until(check: () => boolean, what: string): Promise<void> {
 
 const ours = (dir: string) => readdirSync(dir).filter((n) => parseEntryFileName(n) !== null);
 
-/** One slot, no RAM cache: a reuse after another conversation can only come from a restore. */
-async function withServer(body: (server: LlamaServer, dir: string) => Promise<void>, options: { saveDir?: boolean } = {}): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'slotkeeper-kv-test-'));
-  let server: LlamaServer | undefined;
-  try {
-    server = await rigServer({ slots: 1, cacheRamMiB: 0, slotSavePath: options.saveDir === false ? false : dir });
-    await body(server, dir);
-  } catch (err) {
-    if (server) process.stderr.write(`\n--- llama-server log ---\n${server.log().slice(-4000)}\n`);
-    throw err;
-  } finally {
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 const A = words('alpha', 150);
 const B = words('bravo', 150);
 
 const test = suite('kv/kv-tier on llama-server');
 
-test('an eviction saves the slot; a later request restores it and reuses it (cache_n)', () => withServer(async (server, dir) => {
-  const gateway = await gatewayFor(server, dir);
+test('an eviction saves the slot; a later request restores it and reuses it (cache_n)', () => withOneSlotServer(async (server, dir) => {
+  const gateway = await diskTierGateway(server, { dir });
   try {
     const a1 = await complete(gateway, A);
     assert.ok(a1.timings.prompt_n > 600, `prompt of ${a1.timings.prompt_n} tokens`);
@@ -83,9 +49,9 @@ test('an eviction saves the slot; a later request restores it and reuses it (cac
   }
 }));
 
-test('a wrong belief that the RAM cache holds the prefix does not stop the restore', () => withServer(async (server, dir) => {
+test('a wrong belief that the RAM cache holds the prefix does not stop the restore', () => withOneSlotServer(async (server, dir) => {
   // The server runs --cache-ram 0, but slotkeeper is not told so (80k tokens, its default).
-  const gateway = await gatewayFor(server, dir, {}, undefined, 80_000);
+  const gateway = await diskTierGateway(server, { dir, ramCacheTokens: 80_000 });
   try {
     const a1 = await complete(gateway, A);
     await complete(gateway, B);
@@ -98,8 +64,8 @@ test('a wrong belief that the RAM cache holds the prefix does not stop the resto
   }
 }));
 
-test('restores work after slotkeeper restarts (the index is on disk) and after llama-server restarts', () => withServer(async (first, dir) => {
-  let gateway = await gatewayFor(first, dir);
+test('restores work after slotkeeper restarts (the index is on disk) and after llama-server restarts', () => withOneSlotServer(async (first, dir) => {
+  let gateway = await diskTierGateway(first, { dir });
   const a1 = await complete(gateway, A);
   // Shutdown saves the hot slot.
   await gateway.close();
@@ -107,7 +73,7 @@ test('restores work after slotkeeper restarts (the index is on disk) and after l
   assert.ok(readdirSync(dir).includes(indexFileName(serverHash(first.url))));
   let server: LlamaServer | undefined;
   try {
-    gateway = await gatewayFor(first, dir);
+    gateway = await diskTierGateway(first, { dir });
     await complete(gateway, B);
     const a2 = await complete(gateway, `${A} again`);
     assert.ok(a2.timings.cache_n >= a1.timings.prompt_n - 8, `after a slotkeeper restart: reused ${a2.timings.cache_n}`);
@@ -124,9 +90,9 @@ test('restores work after slotkeeper restarts (the index is on disk) and after l
   }
 }));
 
-test('a server without --slot-save-path works with the tier off', () => withServer(async (server) => {
+test('a server without --slot-save-path works with the tier off', () => withOneSlotServer(async (server) => {
   const lines: string[] = [];
-  const gateway = await gatewayFor(server, null, {}, (line) => lines.push(line));
+  const gateway = await diskTierGateway(server, { dir: null, log: (line) => lines.push(line) });
   try {
     await complete(gateway, A);
     await complete(gateway, B);
@@ -140,11 +106,11 @@ test('a server without --slot-save-path works with the tier off', () => withServ
   }
 }, { saveDir: false }));
 
-test('GC deletes only our files, and a failing save leaves the request unharmed', () => withServer(async (server, dir) => {
+test('GC deletes only our files, and a failing save leaves the request unharmed', () => withOneSlotServer(async (server, dir) => {
   writeFileSync(join(dir, 'someone-elses.bin'), 'x'.repeat(10_000));
   writeFileSync(join(dir, 'slotkeeper-kv-notes.txt'), 'not ours either');
   // A byte budget of 1: every file of ours goes as soon as it is written.
-  const gateway = await gatewayFor(server, dir, { kv: { minSaveTokens: 64, maxBytes: 1 } });
+  const gateway = await diskTierGateway(server, { dir, kv: { maxBytes: 1 } });
   try {
     await complete(gateway, A);
     await complete(gateway, B);

@@ -3,22 +3,11 @@
 // reuses the slot as it is (f_keep >= 0.5) and never loads the first conversation's longer state
 // from anywhere. slotkeeper must save what that request destroys (everything past the shared
 // prompt) and restore it when the first conversation comes back (timings.cache_n proves it).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { LlamaServer } from '../../bench/rig/server.js';
-import { withDefaults } from '../../src/config/config.js';
-import { type Gateway, startGateway } from '../../src/gateway.js';
-import { complete, rigServer } from '../helpers/llama.js';
+import { diskTierGateway, withOneSlotServer } from '../helpers/disk-tier.js';
+import { complete, words } from '../helpers/llama.js';
 import { metric } from '../helpers/metrics.js';
-
-
-/** Text of some hundreds of tokens, different for each seed. */
-const words = (seed: string, n: number) => Array.from({ length: n }, (_, i) => `${seed}${i % 89} w${i}`).join(' ');
-
-
 
 // The shared system prompt is about 60 % of each conversation's first prompt.
 const SYSTEM = words('system', 240);
@@ -27,20 +16,10 @@ const B = `${SYSTEM}\n${words('bravo', 160)}`;
 
 const test = suite('kv/shared-prefix on llama-server');
 
-test('a conversation that only shares the system prompt takes the slot; the first one gets its whole prefix back from disk', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'slotkeeper-shared-prefix-test-'));
-  let server: LlamaServer | undefined;
-  let gateway: Gateway | undefined;
+test('a conversation that only shares the system prompt takes the slot; the first one gets its whole prefix back from disk', () => withOneSlotServer(async (server, dir) => {
+  // One slot and no RAM cache: what A finds in the slot after B can only come from a restore.
+  const gateway = await diskTierGateway(server, { dir });
   try {
-    // One slot and no RAM cache: what A finds in the slot after B can only come from a restore.
-    server = await rigServer({ slots: 1, cacheRamMiB: 0, slotSavePath: dir });
-    gateway = await startGateway(withDefaults({
-      port: 0,
-      upstreams: [{ url: server.url, ramCacheTokens: 0, slotSaveDir: dir }],
-      fleet: { probeIntervalMs: 100, probeTimeoutMs: 2_000 },
-      kv: { minSaveTokens: 64 },
-    }), { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 } });
-
     const a1 = await complete(gateway, A);
     const b1 = await complete(gateway, B);
     // The situation under test: B reused the shared system prompt from A's slot, and that prompt
@@ -54,14 +33,9 @@ test('a conversation that only shares the system prompt takes the slot; the firs
     assert.is(await metric(gateway, 'slotkeeper_kv_restores_total', { result: 'ok' }), 1, 'A was restored');
     assert.ok(a2.timings.cache_n >= a1.timings.prompt_n - 8, `A's next turn reused ${a2.timings.cache_n} of its previous ${a1.timings.prompt_n} prompt tokens`);
     assert.is(await metric(gateway, 'slotkeeper_kv_restore_verifications_total', { result: 'reused' }), 1);
-  } catch (err) {
-    if (server) process.stderr.write(`\n--- llama-server log ---\n${server.log().slice(-4000)}\n`);
-    throw err;
   } finally {
-    await gateway?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await gateway.close();
   }
-});
+}));
 
 test.run();
