@@ -86,10 +86,17 @@ test.before(async () => {
   gateway = await startGateway(withDefaults({
     port: 0,
     upstreams: [{ url: router.url, kind: 'router', ramCacheTokens: 0, slotSaveDir: router.dir }],
-    fleet: { probeIntervalMs: 200 },
+    // A 10 s probe timeout, as in routes/messages.real: once in a full CI run a probe failed (the
+    // router busy with a model load on a loaded 2-core machine, likely) and the one upstream
+    // drained under a request, which got 503. These tests are about routing, not probing.
+    fleet: { probeIntervalMs: 200, probeTimeoutMs: 10_000 },
     kv: { minSaveTokens: 64 },
     aliases: { claude: 'r1' },
-  }), { defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 } });
+  }), {
+    defaultMetrics: false, pool: { minThreads: 1, maxThreads: 1 },
+    // The upstream leaving `ready` fails the test that comes next; say why in the test log.
+    log: (line) => { if (/draining|down|fail/.test(line)) process.stderr.write(`slotkeeper: ${line}\n`); },
+  });
 });
 
 test.after(async () => {
