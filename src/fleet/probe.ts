@@ -121,7 +121,7 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
       // /upstream call races with a swap (it would load the model again if it was just unloaded).
       for (const model of loaded ?? []) {
         if (!(options.discoverModel?.(model) ?? true)) continue;
-        const facts = await readModelFacts((path, optional) => get(path, optional, modelUrl(kind, options.url, model, path)));
+        const facts = await readModelFacts((path, optional) => get(path, optional, modelUrl(kind, options.url, model, path)), signal);
         if (facts !== null) modelFacts[model] = facts;
       }
       return {
@@ -148,18 +148,20 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
 
 /**
  * One loaded model's slots, from its own /props and /slots. Null when that model answers as not
- * ready (it was unloaded since the loaded set was read, or is still loading): the upstream is
- * fine, the model's facts wait for the next probe.
+ * ready, or its connection is cut (it was unloaded since the loaded set was read: the router or
+ * llama-swap closes the socket of a request to a process it stops), or it is still loading: the
+ * upstream answered its own routes in this probe and is fine, the model's facts wait for the next
+ * one. Only the probe's own timeout or abort (`signal`) fails the probe from here.
  */
-async function readModelFacts(get: (path: string, optional: boolean) => Promise<unknown>): Promise<ModelFacts | null> {
+async function readModelFacts(get: (path: string, optional: boolean) => Promise<unknown>, signal: AbortSignal): Promise<ModelFacts | null> {
   try {
     const props = parseProps(await get('/props', true));
     if (props.sleeping) return { slotIds: props.slotIds, nCtx: props.nCtx };
     const slots = parseSlots(await get('/slots', true));
     return { slotIds: slots?.ids ?? props.slotIds, nCtx: slots?.nCtx ?? props.nCtx };
   } catch (err) {
-    if (err instanceof ProbeError) return null;
-    throw err;
+    if (signal.aborted) throw err;
+    return null;
   }
 }
 

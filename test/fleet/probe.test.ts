@@ -167,6 +167,16 @@ multi('a loaded model that answers 503 (swapped out meanwhile, loading) leaves t
   assert.equal(result.ok && [result.loaded, result.modelFacts], [['m1'], {}]);
 });
 
+multi('a loaded model whose connection is cut (its process stopped mid-read) leaves the probe good', async () => {
+  const result = await run({ ...swap, '/upstream/m1/slots': 'refused' }, { kind: 'llama-swap' });
+  assert.equal(result.ok && [result.loaded, result.modelFacts], [['m1'], {}]);
+});
+
+multi('a loaded model that does not answer in time still fails the probe: timeout', async () => {
+  const result = await run({ ...swap, '/upstream/m1/slots': 'hang' }, { kind: 'llama-swap', timeoutMs: 50 });
+  assert.equal(result, { ok: false, kind: 'timeout', error: 'no answer within 50 ms' });
+});
+
 const routerModels = { object: 'list', data: [
   { id: 'r1', aliases: [], owned_by: 'llamacpp', created: 3, status: { value: 'loaded' } },
   { id: 'r2', aliases: [], owned_by: 'llamacpp', created: 3, status: { value: 'unloaded' } },
