@@ -7,7 +7,7 @@ import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { anthropicToOpenAI } from '../src/dialects/anthropic-to-openai.js';
 import { blockHashes } from './block-hash.js';
 import { type CacheKeyMaterial, type CacheKeys, type CacheKeySetup, createCacheKeys } from './cache-keys.js';
-import { canonicalPrompt } from './canonical.js';
+import { canonicalPrompt, messageStarts } from './canonical.js';
 import { forwardBody } from './forward-body.js';
 import { createNormalizer, defaultNormalizeConfig, type NormalizeConfig, type Normalizer, type RuleApplied } from './normalize.js';
 
@@ -52,6 +52,8 @@ export interface AnalyzeSuccess {
   promptChars: number;
   /** Hash of the whole canonical prompt, partial last block included (exact-repeat detection). */
   fullHash: number;
+  /** (offset, hash of the prompt before it) at each message start: block-hash.ts BlockHashes.ends. */
+  ends: Float64Array;
   /** The bytes to forward upstream; the main thread writes forward[0, insertAt) + `"id_slot":N,"cache_prompt":<cachePrompt>` + (emptyObject ? '' : ',') + forward[insertAt, end). */
   forward: ArrayBuffer;
   /** Byte offset just after the top-level '{'. */
@@ -99,7 +101,7 @@ export default function analyze(task: AnalyzeTask): AnalyzeFailure | ReturnType<
   // [valueSymbol] with [transferableSymbol] as the transfer list. The body buffer goes back to
   // the main thread as it came, without a copy.
   return move({
-    [transferableSymbol]: [result.forward, result.hashes.buffer],
+    [transferableSymbol]: [result.forward, result.hashes.buffer, result.ends.buffer],
     [valueSymbol]: result,
   });
 }
@@ -138,13 +140,14 @@ export function analyzeRequest(task: AnalyzeTask, normalizer: Normalizer = worke
     }
     const { model, stream, id_slot: idSlot, cache_prompt: cachePrompt } = body;
     let hashes: Float64Array = new Float64Array(0);
+    let ends: Float64Array = new Float64Array(0);
     let fullHash = 0;
     let promptChars = 0;
     // count_tokens runs no prompt: nothing to route on, only the normalized body to forward.
     if (task.route !== 'count_tokens') {
       const prompt = canonicalPrompt(body, task.route === 'completions' ? 'completions' : 'chat');
       if (!prompt.ok) return { ok: false, code: 'invalid_request', message: prompt.message };
-      ({ hashes, fullHash } = blockHashes(prompt.text, task.blockChars));
+      ({ hashes, fullHash, ends } = blockHashes(prompt.text, task.blockChars, messageStarts(prompt.text)));
       promptChars = prompt.text.length;
     }
     const budget = body.max_completion_tokens ?? body.max_tokens ?? body.n_predict;
@@ -158,6 +161,7 @@ export function analyzeRequest(task: AnalyzeTask, normalizer: Normalizer = worke
       hashes,
       promptChars,
       fullHash,
+      ends,
       forward,
       insertAt,
       emptyObject,

@@ -26,6 +26,17 @@ const PART = '\u001c';
 // inflate the string (and the hashing time) by megabytes, yet two images must still differ.
 const MEDIA = '\u001a';
 
+/**
+ * Offsets where the canonical prompt's messages start (each at its separator), ascending: a later
+ * turn of a conversation is an earlier prompt plus more messages, so the earlier one ends at one
+ * of these. Client text holding the separator adds offsets; that costs nothing but a lookup.
+ */
+export function messageStarts(text: string): number[] {
+  const out: number[] = [];
+  for (let i = text.indexOf(MESSAGE); i !== -1; i = text.indexOf(MESSAGE, i + 1)) out.push(i);
+  return out;
+}
+
 /** Builds the canonical prompt of a parsed request body for `route`. */
 export function canonicalPrompt(body: Record<string, unknown>, route: Route): CanonicalPrompt {
   return route === 'chat' ? canonicalChat(body) : canonicalCompletion(body);

@@ -31,7 +31,7 @@ const ok = (result: AnalyzeResult): AnalyzeSuccess => {
 const failure = (result: AnalyzeResult) => (result.ok ? 'ok' : result.code);
 // The scalar facts, for whole-object comparison without the buffers.
 const facts = (result: AnalyzeResult) => {
-  const { hashes: _hashes, forward: _forward, fullHash: _fullHash, ...rest } = ok(result);
+  const { hashes: _hashes, forward: _forward, fullHash: _fullHash, ends: _ends, ...rest } = ok(result);
   return rest;
 };
 const commonRun = (a: Float64Array, b: Float64Array) => {
@@ -260,6 +260,22 @@ errors('a throw inside comes back as internal_error, not an exception', () => {
 
 errors.run();
 
+const ends = suite('workers/analyze: message ends');
+
+ends('a later turn holds the whole earlier prompt\'s hash at a message start, partial last block included', () => {
+  const first = [{ role: 'system', content: 'doc '.repeat(100) }, { role: 'user', content: 'a short question' }];
+  const earlier = ok(run(JSON.stringify({ messages: first })));
+  const later = ok(run(JSON.stringify({ messages: [...first, { role: 'assistant', content: 'an answer' }, { role: 'user', content: 'more' }] })));
+  const other = ok(run(JSON.stringify({ messages: [first[0], { role: 'user', content: 'a short questioN' }, { role: 'user', content: 'more' }] })));
+  const at = (r: AnalyzeSuccess, offset: number) => { for (let i = 0; i < r.ends.length; i += 2) if (r.ends[i] === offset) return r.ends[i + 1]; return undefined; };
+  assert.is(later.ends.length, 8, 'one pair per message');
+  assert.is(at(later, earlier.promptChars), earlier.fullHash);
+  assert.is.not(at(other, earlier.promptChars), earlier.fullHash, 'a different last message differs there');
+  assert.equal([...later.hashes.subarray(0, earlier.hashes.length)], [...earlier.hashes], 'full blocks agree as before');
+});
+
+ends.run();
+
 const transfer = suite('workers/analyze: the piscina task');
 
 transfer('a success is wrapped for transfer: forward and the hashes buffer, not copies', () => {
@@ -267,9 +283,10 @@ transfer('a success is wrapped for transfer: forward and the hashes buffer, not 
   const moved = analyze(t) as unknown as Record<symbol, unknown>;
   const list = moved[transferableSymbol] as unknown[];
   const value = moved[valueSymbol] as AnalyzeSuccess;
-  assert.is(list.length, 2);
+  assert.is(list.length, 3);
   assert.ok(list[0] === t.body);
   assert.ok(list[1] === value.hashes.buffer);
+  assert.ok(list[2] === value.ends.buffer);
   assert.ok(value.forward === t.body);
 });
 
