@@ -100,6 +100,14 @@ export interface RestoreQuestion {
    * reuse is expected from llama-server's RAM cache, which slotkeeper cannot see. Default 0.
    */
   currentMissChance?: number;
+  /**
+   * Blocks of the request's chain the slot (or RAM cache) gives, and tokens per block: with them
+   * the gain is counted in blocks, the entry's over the slot's. Token estimates from blocks are
+   * capped at what each holds, so two caps can hide a gain of a few blocks (a conversation's own
+   * last turn, against another conversation sharing its long system prompt).
+   */
+  currentReuseBlocks?: number;
+  tokensPerBlock?: number;
   /** Tokens in the entry. */
   entryTokens: number;
   /** Blocks in the entry's chain, and how many of them the request shares. */
@@ -135,8 +143,12 @@ export function decideRestore(q: RestoreQuestion): RestoreAnswer {
   const ms = restoreMs(q.bytes, q.rates);
   // llama-server evaluates at least the last prompt token, so reuse is capped below the prompt.
   const cap = Math.max(0, q.promptTokens - 1);
-  const current = Math.min(q.currentReuseTokens, cap) * (1 - Math.min(1, Math.max(0, q.currentMissChance ?? 0)));
-  const gainTokens = Math.min(q.matchedTokens, cap) - current;
+  const present = 1 - Math.min(1, Math.max(0, q.currentMissChance ?? 0));
+  const current = Math.min(q.currentReuseTokens, cap) * present;
+  const byTokens = Math.min(q.matchedTokens, cap) - current;
+  const byBlocks = q.currentReuseBlocks !== undefined && q.tokensPerBlock !== undefined
+    ? Math.min(cap, (q.matchedBlocks - q.currentReuseBlocks * present) * q.tokensPerBlock) : -Infinity;
+  const gainTokens = Math.max(byTokens, byBlocks);
   const savedMs = Math.max(0, gainTokens) / q.promptTokensPerMs;
   if (gainTokens <= 0) return { restore: false, reason: 'no_gain', restoreMs: ms, savedMs };
   if (q.matchedBlocks * 2 < q.entryBlocks) return { restore: false, reason: 'kept_too_little', restoreMs: ms, savedMs };

@@ -2,7 +2,7 @@
 // prompt (by its hash chain), how many tokens and bytes, when it was made and used. Pure data
 // and decisions; reading and writing it (atomically) is disk-store.ts's job.
 import { pack, unpack } from 'msgpackr';
-import { type Chain, commonBlocks } from '../prefix/chain.js';
+import { type Chain, type PromptQuery, commonBlocks, coveredBlocks } from '../prefix/chain.js';
 import { parseEntryFileName } from './file-name.js';
 
 /** One saved slot cache. Times are wall-clock ms (Date.now), since the index outlives the process. */
@@ -21,6 +21,9 @@ export interface SavedEntry {
   lastUsedMs: number;
   /** Restores from it. */
   hits: number;
+  /** Hash and length of the saved prompt's whole canonical text, when known (chain.ts coveredBlocks). */
+  endHash?: number;
+  chars?: number;
 }
 
 /** A directory entry, as the disk store lists it. */
@@ -78,12 +81,13 @@ export class SavedIndex {
     return [...this.byFile.values()].sort((a, b) => a.lastUsedMs - b.lastUsedMs || (a.file < b.file ? -1 : 1));
   }
 
-  /** The entry of `model` sharing the most leading blocks with `chain` (ties: the most tokens). */
-  best(model: string, chain: Chain): Match | null {
+  /** The entry of `model` sharing the most leading blocks with the query's prompt (ties: the most tokens). */
+  best(model: string, query: Chain | PromptQuery): Match | null {
+    const q: PromptQuery = query instanceof Float64Array ? { chain: query } : query;
     let found: Match | null = null;
     for (const entry of this.byFile.values()) {
       if (entry.model !== model) continue;
-      const blocks = commonBlocks(entry.chain, chain);
+      const blocks = coveredBlocks(entry, q);
       if (blocks === 0) continue;
       if (found === null || blocks > found.blocks || (blocks === found.blocks && entry.tokens > found.entry.tokens)) found = { entry, blocks };
     }
@@ -207,5 +211,6 @@ function entryFrom(item: unknown): SavedEntry | null {
   return {
     file: e.file, model: e.model, chain, tokens: e.tokens as number, bytes: e.bytes as number,
     createdMs: e.createdMs as number, lastUsedMs: e.lastUsedMs as number, hits: e.hits as number,
+    ...(typeof e.endHash === 'number' && typeof e.chars === 'number' ? { endHash: e.endHash, chars: e.chars } : {}),
   };
 }

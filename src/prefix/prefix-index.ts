@@ -1,7 +1,7 @@
 // What each slot of each server is believed to hold, and each server's RAM prompt cache. Beliefs
 // come from what the gateway sent; they are corrected from ground truth: every response's
 // timings say how many prompt tokens were really reused (see recordOutcome).
-import { type Chain, EMPTY_CHAIN, commonBlocks } from './chain.js';
+import { type Chain, EMPTY_CHAIN, type PromptQuery, commonBlocks, coveredBlocks } from './chain.js';
 import { type CachedPrompt, RamCache } from './ram-cache.js';
 
 /** What one slot is believed to hold. */
@@ -12,6 +12,9 @@ export interface SlotContent {
   tokens: number;
   /** When it was last used (clock ms). */
   lastUsedMs: number;
+  /** Hash and length of the last prompt's whole canonical text, when known (chain.ts coveredBlocks). */
+  endHash?: number;
+  chars?: number;
 }
 
 /** How a request was expected to reuse a server's cache, and by what source. */
@@ -28,6 +31,9 @@ export interface Outcome {
   server: number;
   slot: number;
   chain: Chain;
+  /** The prompt's whole hash and length, when known. */
+  endHash?: number;
+  chars?: number;
   /** Tokens now in the slot (prompt + generated), from timings or usage. */
   tokens: number;
   expected: ExpectedReuse;
@@ -43,6 +49,8 @@ export type Correction = 'overestimate' | 'underestimate' | null;
 
 interface ServerEntry {
   slots: Map<number, SlotContent>;
+  /** What a slot will hold once the request running there now ends (its prompt, being computed). */
+  pending: Map<number, SlotContent>;
   ram: RamCache;
 }
 
@@ -52,7 +60,7 @@ export class PrefixIndex {
 
   /** Starts (or restarts, forgetting everything) tracking a server. */
   resetServer(server: number, ramCacheTokens: number): void {
-    this.servers.set(server, { slots: new Map(), ram: new RamCache(ramCacheTokens) });
+    this.servers.set(server, { slots: new Map(), pending: new Map(), ram: new RamCache(ramCacheTokens) });
   }
 
   /** Stops tracking a server. */
@@ -63,6 +71,25 @@ export class PrefixIndex {
   /** The slot's believed content, if any. */
   slot(server: number, slot: number): SlotContent | undefined {
     return this.servers.get(server)?.slots.get(slot);
+  }
+
+  /**
+   * What the slot will hold when its running request ends: that request's prompt, recorded when
+   * it was placed, so a request sharing the prefix knows it is being computed there, before any
+   * timings confirm it. Undefined while nothing runs there.
+   */
+  pending(server: number, slot: number): SlotContent | undefined {
+    return this.servers.get(server)?.pending.get(slot);
+  }
+
+  /** A request was placed on the slot: it will hold `content` (until finish says what it really holds). */
+  setPending(server: number, slot: number, content: SlotContent): void {
+    this.servers.get(server)?.pending.set(slot, content);
+  }
+
+  /** The slot's running request ended without a result to learn from: nothing is pending there. */
+  clearPending(server: number, slot: number): void {
+    this.servers.get(server)?.pending.delete(slot);
   }
 
   /** The server's RAM cache belief. */
@@ -76,11 +103,14 @@ export class PrefixIndex {
    * it (f_keep ≥ 0.5); otherwise the slot is saved to RAM and the best RAM entry that keeps at
    * least a quarter of itself is loaded if it matches more.
    */
-  expectedReuse(server: number, slot: number, chain: Chain): ExpectedReuse {
+  expectedReuse(server: number, slot: number, query: Chain | PromptQuery): ExpectedReuse {
     const entry = this.servers.get(server);
     if (!entry) return { blocks: 0, source: 'none' };
-    const content = entry.slots.get(slot);
-    const own = content ? commonBlocks(content.chain, chain) : 0;
+    const q: PromptQuery = query instanceof Float64Array ? { chain: query } : query;
+    const chain = q.chain;
+    // A request placed behind a running one finds the running one's prompt there.
+    const content = entry.pending.get(slot) ?? entry.slots.get(slot);
+    const own = content ? coveredBlocks(content, q) : 0;
     if (content && own * 2 >= content.chain.length && own > 0) return { blocks: own, source: 'slot' };
     const best = entry.ram.best(chain);
     if (best && best.blocks * 4 >= best.entry.chain.length && best.blocks > own) {
@@ -118,7 +148,11 @@ export class PrefixIndex {
   recordOutcome(outcome: Outcome, toleranceTokens: number): Correction {
     const entry = this.servers.get(outcome.server);
     if (!entry) return null;
-    entry.slots.set(outcome.slot, { chain: outcome.chain, tokens: outcome.tokens, lastUsedMs: outcome.nowMs });
+    entry.pending.delete(outcome.slot);
+    entry.slots.set(outcome.slot, {
+      chain: outcome.chain, tokens: outcome.tokens, lastUsedMs: outcome.nowMs,
+      ...(outcome.endHash !== undefined && outcome.chars !== undefined ? { endHash: outcome.endHash, chars: outcome.chars } : {}),
+    });
     const { expected } = outcome;
     // llama-server moves a state it loads from RAM into the slot, out of RAM
     // (server_prompt_cache::load, llama.cpp de3ff815ea7d); one it did not find was not there.
@@ -138,6 +172,7 @@ export class PrefixIndex {
 
   /** Forgets a slot's content (its request failed midway, so what it holds is unknown). */
   forgetSlot(server: number, slot: number): void {
+    this.servers.get(server)?.pending.delete(slot);
     this.servers.get(server)?.slots.set(slot, { chain: EMPTY_CHAIN, tokens: 0, lastUsedMs: 0 });
   }
 }

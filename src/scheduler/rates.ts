@@ -35,31 +35,34 @@ const MIN_PROMPT_SAMPLE = 32;
 /** EWMA rates per server. */
 export class RateTable {
   private readonly rates = new Map<number, Rates>();
+  /** Which of a server's rates have been measured at least once (the rest are still INITIAL's guesses). */
+  private readonly measured = new Map<number, Set<keyof Rates>>();
 
   /** The server's current rates (initial guesses until it has answered). */
   get(server: number): Rates {
     return this.rates.get(server) ?? INITIAL;
   }
 
-  /** Folds one finished request's timings into the server's rates. */
+  /** Folds one finished request's timings into the server's rates; the first measurement of each rate replaces its guess. */
   record(server: number, s: RateSample): void {
     const r = { ...this.get(server) };
-    if (s.promptN !== null && s.promptMs !== null && s.promptN >= MIN_PROMPT_SAMPLE && s.promptMs > 0) {
-      r.promptTokensPerMs = ewma(r.promptTokensPerMs, s.promptN / s.promptMs);
-    }
-    if (s.predictedN !== null && s.predictedMs !== null && s.predictedN >= 4 && s.predictedMs > 0) {
-      r.genTokensPerMs = ewma(r.genTokensPerMs, s.predictedN / s.predictedMs);
-    }
-    if (s.promptN !== null && s.cacheN !== null && s.promptChars >= 64) {
-      r.tokensPerChar = ewma(r.tokensPerChar, (s.promptN + s.cacheN) / s.promptChars);
-    }
-    r.serviceMs = ewma(r.serviceMs, s.serviceMs);
+    const seen = this.measured.get(server) ?? new Set<keyof Rates>();
+    const fold = (name: keyof Rates, sample: number) => {
+      r[name] = seen.has(name) ? ewma(r[name], sample) : sample;
+      seen.add(name);
+    };
+    if (s.promptN !== null && s.promptMs !== null && s.promptN >= MIN_PROMPT_SAMPLE && s.promptMs > 0) fold('promptTokensPerMs', s.promptN / s.promptMs);
+    if (s.predictedN !== null && s.predictedMs !== null && s.predictedN >= 4 && s.predictedMs > 0) fold('genTokensPerMs', s.predictedN / s.predictedMs);
+    if (s.promptN !== null && s.cacheN !== null && s.promptChars >= 64) fold('tokensPerChar', (s.promptN + s.cacheN) / s.promptChars);
+    fold('serviceMs', s.serviceMs);
     this.rates.set(server, r);
+    this.measured.set(server, seen);
   }
 
   /** Forgets a server's rates. */
   reset(server: number): void {
     this.rates.delete(server);
+    this.measured.delete(server);
   }
 }
 

@@ -121,4 +121,17 @@ test('trust: restores stop on a server/model after `limit` unconfirmed in a row;
   assert.ok(trust.allowed('s', 'm'));
 });
 
+test('a restore gain is counted in blocks when token estimates of both sides hit their caps', () => {
+  // The slot holds another conversation sharing a 52-block system prompt; the entry is this
+  // conversation's own last turn, 4 blocks more. Both token estimates cap at ~3,256.
+  const q = {
+    promptTokens: 3_500, currentReuseTokens: 3_256, entryTokens: 3_256, entryBlocks: 56, matchedBlocks: 56, matchedTokens: 3_256,
+    bytes: 3_256 * 12_288, promptTokensPerMs: 0.6, rates: { bytesPerToken: 12_288, saveBytesPerMs: 230_000, restoreBytesPerMs: 1_500_000, actionOverheadMs: 5 },
+  };
+  assert.is(decideRestore(q).reason, 'no_gain', 'by tokens alone the caps hide it');
+  const answer = decideRestore({ ...q, currentReuseBlocks: 52, tokensPerBlock: 60 });
+  assert.is(answer.reason, 'faster');
+  assert.ok(Math.abs(answer.savedMs - 240 / 0.6) < 1, `saved ${answer.savedMs}`);
+});
+
 test.run();

@@ -85,6 +85,24 @@ test('the slot holds the last request after recordOutcome; resetServer forgets e
   assert.equal(index.expectedReuse(0, 0, chain(3)), { blocks: 0, source: 'none' });
 });
 
+test('a request placed on a slot makes its prompt pending there: later requests expect it before any timings', () => {
+  const index = indexWith();
+  done(index, 0, chain(9, 9), 200);
+  index.setPending(0, 0, { chain: chain(1, 2, 3), tokens: 300, lastUsedMs: 1 });
+  assert.equal(index.expectedReuse(0, 0, chain(1, 2, 3, 4)), { blocks: 3, source: 'slot' });
+  // What the slot holds now is still the old content: the disk tier saves that before overwriting.
+  assert.equal(index.slot(0, 0)?.chain, chain(9, 9));
+  assert.equal(index.pending(0, 0)?.chain, chain(1, 2, 3));
+  done(index, 0, chain(1, 2, 3), 320);
+  assert.is(index.pending(0, 0), undefined, 'the outcome replaces the pending belief');
+  index.setPending(0, 0, { chain: chain(5), tokens: 100, lastUsedMs: 2 });
+  index.forgetSlot(0, 0);
+  assert.is(index.pending(0, 0), undefined, 'a failed request leaves nothing pending');
+  index.setPending(0, 0, { chain: chain(5), tokens: 100, lastUsedMs: 2 });
+  index.clearPending(0, 0);
+  assert.equal(index.expectedReuse(0, 0, chain(5)), { blocks: 0, source: 'none' });
+});
+
 test('unknown servers expect nothing and record nothing', () => {
   const index = new PrefixIndex();
   assert.equal(index.expectedReuse(5, 0, chain(1)), { blocks: 0, source: 'none' });
