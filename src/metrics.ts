@@ -77,6 +77,10 @@ export interface KvMetrics {
   readonly diskBytes: Gauge<string>;
   /** `slotkeeper_kv_gc_deletions_total{reason}`: files deleted by garbage collection. */
   readonly gcDeletions: Counter<'reason'>;
+  /** `slotkeeper_kv_copies_total{source="file"|"slot",result="ok"|"failed"}`: prefixes copied into a slot. */
+  readonly copies: Counter<'source' | 'result'>;
+  /** `slotkeeper_kv_copy_seconds`: a planned copy as its request waited for it (prefix wait, save, restore). */
+  readonly copySeconds: Histogram<string>;
 }
 
 /** Where gauges read their values when /metrics is scraped; set once the gateway is built. */
@@ -201,6 +205,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       gcDeletions: new Counter({
         name: 'slotkeeper_kv_gc_deletions_total', help: 'Saved slot caches deleted by garbage collection, by reason.',
         labelNames: ['reason'] as const, registers,
+      }),
+      copies: new Counter({
+        name: 'slotkeeper_kv_copies_total',
+        help: 'Prefixes copied into a slot before a request, from a saved file or another slot, by result (ok: restored).',
+        labelNames: ['source', 'result'] as const, registers,
+      }),
+      copySeconds: new Histogram({
+        name: 'slotkeeper_kv_copy_seconds',
+        help: 'Time a request waited for a planned prefix copy: the prefix being computed elsewhere, its save and its restore.',
+        buckets: LATENCY_BUCKETS, registers,
       }),
     },
     cacheHits: new Counter({

@@ -194,7 +194,7 @@ setup(failures, async () => {
   const handler = createApp({
     config, metrics, ids: createRequestIds(), pool: brokenPool, client: new UpstreamClient(),
     cache: await ResponseCache.open(config.responseCache, { metrics }),
-    router: new Router({ config, metrics, now: () => 0, leases: { acquire: () => Promise.reject(new Error('unused')), isBusy: () => false, waitingFor: () => 0 } }),
+    router: new Router({ config, metrics, now: () => 0, leases: { acquire: () => Promise.reject(new Error('unused')), tryAcquire: () => null, isBusy: () => false, waitingFor: () => 0 } }),
     fleet: { resolveModel: () => { throw new Error('unused'); }, reportFailure: () => {}, modelList: () => ({}) },
     authorized: () => true,
     onError: (err, requestId) => reported.push({ err, requestId }),

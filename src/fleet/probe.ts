@@ -59,6 +59,8 @@ export interface ProbeSuccess {
   nCtx: number | null;
   /** /props `is_sleeping`: the model is unloaded and the KV cache gone until the next request. */
   sleeping: boolean;
+  /** /props `model_path`: the GGUF the server loaded (servers that agree on it and nCtx can share slot files); null when not said. */
+  modelPath?: string | null;
   /** Multi-model kinds: the loaded models (null: the upstream did not say). */
   loaded?: string[] | null;
   /** Multi-model kinds: each loaded model's slots, as its own server said. */
@@ -136,6 +138,7 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
       slotIds: slots?.ids ?? props.slotIds,
       nCtx: slots?.nCtx ?? props.nCtx ?? models.nCtx,
       sleeping: props.sleeping,
+      modelPath: props.modelPath,
     };
   } catch (err) {
     if (options.signal?.aborted) return { ok: false, kind: 'aborted', error: 'probe aborted' };
@@ -169,10 +172,11 @@ interface PropsFacts {
   slotIds: number[] | null;
   nCtx: number | null;
   sleeping: boolean;
+  modelPath: string | null;
 }
 
 function parseProps(body: unknown): PropsFacts {
-  if (body === undefined) return { slotIds: null, nCtx: null, sleeping: false };
+  if (body === undefined) return { slotIds: null, nCtx: null, sleeping: false, modelPath: null };
   if (!isObject(body)) throw new ProbeError('invalid', 'GET /props answered something other than an object');
   const total = body['total_slots'];
   const settings = body['default_generation_settings'];
@@ -180,6 +184,7 @@ function parseProps(body: unknown): PropsFacts {
     slotIds: isCount(total) ? range(total) : null,
     nCtx: isObject(settings) && isCount(settings['n_ctx']) ? settings['n_ctx'] : null,
     sleeping: body['is_sleeping'] === true,
+    modelPath: typeof body['model_path'] === 'string' && body['model_path'] !== '' ? body['model_path'] : null,
   };
 }
 

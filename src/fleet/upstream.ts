@@ -56,6 +56,7 @@ export class Upstream {
   #models: readonly string[] = [];
   #slotIds: readonly number[] = [];
   #nCtx: number | null = null;
+  #modelPath: string | null = null;
   #sleeping = false;
   #generation = 0;
   #lastError: string | null = null;
@@ -92,6 +93,15 @@ export class Upstream {
   get slotIds(): readonly number[] { return this.#slotIds; }
   /** Context per slot, tokens; null when the server does not say (llama-swap). */
   get nCtx(): number | null { return this.#nCtx; }
+  /**
+   * What its slot files depend on, for plain llama-servers: the model file and context per slot
+   * from /props. Two servers with the same one can restore each other's saved slots (a shared
+   * --slot-save-path); null when not known, or for multi-model kinds.
+   */
+  get modelIdentity(): string | null {
+    if (this.kind !== 'llama-server' || this.#modelPath === null || this.#nCtx === null) return null;
+    return `${this.#modelPath}\n${this.#nCtx}`;
+  }
   /** The server sleeps (--sleep-idle-seconds): its model is unloaded until the next request. */
   get sleeping(): boolean { return this.#sleeping; }
   /**
@@ -159,7 +169,8 @@ export class Upstream {
       || !sameItems(nextSlots, this.#slotIds)
       || result.nCtx !== this.#nCtx
       || !sameItems([...nextModels].sort(), [...this.#models].sort())
-      || (result.sleeping && !this.#sleeping);
+      || (result.sleeping && !this.#sleeping)
+      || (result.modelPath != null && this.#modelPath !== null && result.modelPath !== this.#modelPath);
     if (restarted) {
       this.#generation += 1;
       this.#modelFacts.clear();
@@ -175,6 +186,8 @@ export class Upstream {
     this.#models = nextModels;
     this.#slotIds = nextSlots;
     this.#nCtx = result.nCtx;
+    // Kept when a probe does not say: llama-server's /props always does.
+    this.#modelPath = result.modelPath ?? (restarted ? null : this.#modelPath);
     this.#sleeping = result.sleeping;
     this.#lastError = null;
     this.#consecutiveFailures = 0;

@@ -9,14 +9,14 @@ import { resolve } from 'node:path';
 import type { Config, UpstreamConfig } from '../config/config.js';
 import { defaults } from '../defaults.js';
 import type { KvMetrics } from '../metrics.js';
-import type { Chain } from '../prefix/chain.js';
+import type { Chain, PromptQuery } from '../prefix/chain.js';
 import type { SlotContent } from '../prefix/prefix-index.js';
-import { type TierRates, decideRestore, decideSave, restoreVerified } from './decisions.js';
+import { type TierRates, decideRestore, decideSave, restoreMs, restoreVerified, saveMs } from './decisions.js';
 import { DiskStore } from './disk-store.js';
 import { chainHash, entryFileName, modelHash, parseEntryFileName, parseIndexFileName, ringLineage, serverHash } from './file-name.js';
 import { planGc } from './gc-plan.js';
 import { RestoreTrust } from './restore-trust.js';
-import { type SavedEntry, SavedIndex } from './saved-index.js';
+import { type Match, type SavedEntry, SavedIndex } from './saved-index.js';
 import { type ActionTarget, KvActionError, SlotActions } from './slot-actions.js';
 
 /** The upstream a tier call is about. */
@@ -41,15 +41,35 @@ export interface SlotSituation {
   keptTokens?: number;
   /** The request's chain and its prompt tokens (estimated). */
   chain: Chain;
+  /** Hashes at the request's message starts (chain.ts PromptQuery), for whole-prompt matches. */
+  ends?: Float64Array;
   promptTokens: number;
   /** Tokens the chosen slot (or the RAM cache) already gives the request. */
   currentReuseTokens: number;
   /** The chance those tokens are not there (decisions.ts RestoreQuestion.currentMissChance); default 0. */
   currentMissChance?: number;
+  /** Blocks of the request's chain they stand for (decisions.ts RestoreQuestion.currentReuseBlocks). */
+  currentReuseBlocks?: number;
   /** Tokens one hashed block stands for on this server. */
   tokensPerBlock: number;
   promptTokensPerMs: number;
+  /**
+   * Upstreams whose saved entries this one may restore: same save directory, same model file and
+   * context (the router checks what their /props said). Default none.
+   */
+  peers?: readonly TierUpstream[];
   signal?: AbortSignal;
+}
+
+/** A saved entry the scheduler may plan to copy into a slot (policy.ts CopySource). */
+export interface FileSource {
+  file: string;
+  /** Blocks of the request's chain it covers, and of its own. */
+  blocks: number;
+  entryBlocks: number;
+  tokens: number;
+  /** Expected restore time. */
+  restoreMs: number;
 }
 
 /** A restore that happened; hand it to {@link KvTier.verify} with the response's cache_n. */
@@ -100,12 +120,15 @@ interface Store {
   server: string;
   dir: Directory | null;
   index: SavedIndex;
+  /** Files being written now (a save): nothing else may touch them. */
   inUse: Set<string>;
+  /** Files being restored now, by how many restores: saves and deletes wait, other restores may read too. */
+  readers: Map<string, number>;
   rates: TierRates;
   /** A save has measured the rates' bytesPerToken. */
   measured: boolean;
   ready: Promise<void>;
-  capability: { generation: number; enabled: Promise<boolean> } | null;
+  capability: { generation: number; enabled: Promise<boolean>; known: boolean | null } | null;
   persisting: Promise<void>;
   /** The server generation restores were last judged under (null: none yet). */
   generation: number | null;
@@ -152,6 +175,53 @@ export class KvTier {
       this.deps.metrics.restoresDisabled.inc();
       this.deps.log(`kv: restores stop on ${restored.store} for model ${restored.model}: ${this.deps.config.kv.unverifiedRestoreLimit} in a row gave no reuse (a model llama.cpp cannot restore into, e.g. sliding-window attention: llama.cpp #25913)`);
     }
+  }
+
+  /**
+   * Whether a copy into `u` can be planned now: the tier is on and slot actions are known to
+   * work there under its current generation. The first ask starts the probe and says no.
+   */
+  copyable(u: TierUpstream, model: string): boolean {
+    if (!this.deps.config.kv.enabled) return false;
+    const store = this.store(u.id);
+    if (store.capability?.generation !== u.generation) void this.enabled(store, u, this.target(u, model));
+    return store.capability?.generation === u.generation && store.capability.known === true;
+  }
+
+  /**
+   * Saved entries of `model` that share a prefix with `chain`: the best of `u`'s own index and of
+   * each peer's in the same directory, for the scheduler to weigh a copy. Indexes still loading
+   * give none.
+   */
+  fileSources(u: TierUpstream, model: string, query: PromptQuery, peers: readonly TierUpstream[] = []): FileSource[] {
+    const own = this.store(u.id);
+    const out: FileSource[] = [];
+    for (const store of this.candidateStores(own, peers)) {
+      const match = store.index.best(model, query);
+      if (match === null || store.inUse.has(match.entry.file)) continue;
+      const { entry } = match;
+      out.push({ file: entry.file, blocks: match.blocks, entryBlocks: entry.chain.length, tokens: entry.tokens, restoreMs: restoreMs(entry.bytes, own.rates) });
+    }
+    return out;
+  }
+
+  /** ms to copy `tokens` of a slot into another: a save (unless already on disk) and a restore. */
+  copyMs(u: TierUpstream, tokens: number, onDisk: boolean): number {
+    const rates = this.store(u.id).rates;
+    return (onDisk ? 0 : saveMs(tokens, rates)) + restoreMs(tokens * rates.bytesPerToken, rates);
+  }
+
+  /**
+   * Saves a slot for copying elsewhere, worth it or not by decideSave's measure (requests are
+   * waiting for its prefix), unless a saved entry already holds it all. The caller holds the
+   * slot's lease. True when an entry now holds it.
+   */
+  async snapshot(u: TierUpstream, slot: number, model: string, content: SlotContent, signal?: AbortSignal): Promise<boolean> {
+    if (!this.deps.config.kv.enabled || content.tokens === 0) return false;
+    const store = this.store(u.id);
+    await store.ready;
+    if (store.index.covering(model, content.chain, content.tokens - 1) !== undefined) return true;
+    return this.save(store, u, this.target(u, model), slot, content, 0, Infinity, signal, 0, true);
   }
 
   /**
@@ -204,7 +274,7 @@ export class KvTier {
     store = {
       key, server: serverHash(key), dir: cfg?.slotSaveDir ? this.directory(cfg.slotSaveDir) : null,
       index: new SavedIndex(this.deps.config.kv.maxEntries),
-      inUse: new Set(), rates: { ...defaults.kvInitialRates }, measured: false, ready: Promise.resolve(), capability: null,
+      inUse: new Set(), readers: new Map(), rates: { ...defaults.kvInitialRates }, measured: false, ready: Promise.resolve(), capability: null,
       persisting: Promise.resolve(), generation: null,
     };
     store.ready = this.load(store);
@@ -272,6 +342,7 @@ export class KvTier {
   private enabled(store: Store, u: TierUpstream, target: ActionTarget, signal?: AbortSignal): Promise<boolean> {
     if (store.capability?.generation === u.generation) return store.capability.enabled;
     const enabled = this.actions.supported(target, this.deps.config.fleet.probeTimeoutMs, signal).then((yes) => {
+      if (store.capability?.enabled === enabled) store.capability.known = yes;
       this.deps.log(`kv: upstream ${u.id} (${u.url}) ${yes ? 'has' : 'has no'} slot save/restore${yes ? '' : ' (no --slot-save-path): disk tier off there'}`);
       return yes;
     }, (err: unknown) => {
@@ -280,14 +351,14 @@ export class KvTier {
       this.deps.log(`kv: upstream ${u.id}: slot actions could not be probed: ${message(err)}`);
       return false;
     });
-    store.capability = { generation: u.generation, enabled };
+    store.capability = { generation: u.generation, enabled, known: null };
     return enabled;
   }
 
   /** Saves a slot when decideSave says so; true when a file was written and indexed. */
-  private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal, keptTokens = 0): Promise<boolean> {
+  private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal, keptTokens = 0, force = false): Promise<boolean> {
     const { model } = target;
-    const decision = decideSave({
+    const decision = force ? { save: true } : decideSave({
       tokens: content.tokens, keptTokens, idleMs, reuseHalfLifeMs: defaults.reuseHalfLifeMs, promptTokensPerMs,
       // The router counts prompt + generated tokens, but llama-server never decodes the last token
       // it samples, so a saved slot holds one fewer (n_saved 922 after 921 + 2, llama.cpp de3ff81).
@@ -300,10 +371,10 @@ export class KvTier {
     if (!decision.save) return false;
     const lineage = store.index.lineageOf(model, content.chain);
     const file = lineage?.file ?? this.newFileName(store, model, content.chain);
-    if (file === null || store.inUse.has(file)) return false;
+    if (file === null || store.inUse.has(file) || store.readers.has(file)) return false;
     // Asked only when there is something to do, so servers without the tier see no extra calls.
     if (!(await this.enabled(store, u, target, signal))) return false;
-    if (store.inUse.has(file)) return false;
+    if (store.inUse.has(file) || store.readers.has(file)) return false;
     store.inUse.add(file);
     const started = performance.now();
     const { metrics } = this.deps;
@@ -317,6 +388,7 @@ export class KvTier {
       const evicted = store.index.put({
         file, model, chain: content.chain, tokens: r.tokens, bytes: r.bytes,
         createdMs: lineage?.createdMs ?? now, lastUsedMs: now, hits: lineage?.hits ?? 0,
+        ...(content.endHash !== undefined && content.chars !== undefined ? { endHash: content.endHash, chars: content.chars } : {}),
       });
       store.rates.bytesPerToken = store.measured ? ewma(store.rates.bytesPerToken, r.bytes / r.tokens) : r.bytes / r.tokens;
       store.measured = true;
@@ -337,18 +409,29 @@ export class KvTier {
   private async restore(store: Store, u: TierUpstream, target: ActionTarget, s: SlotSituation): Promise<Restored | null> {
     const { model } = target;
     this.observeGeneration(store, u);
-    if (!this.trust.allowed(store.key, model)) return null;
-    const match = store.index.best(model, s.chain);
-    if (match === null || store.inUse.has(match.entry.file)) return null;
+    // The longest saved prefix, in this server's index or a peer's; a peer's file read by this
+    // server is trusted per pair, since another build or model file there would not verify.
+    let found: { owner: Store; trustKey: string; match: Match } | null = null;
+    for (const owner of this.candidateStores(store, s.peers ?? [])) {
+      const trustKey = owner === store ? store.key : `${store.key} <- ${owner.key}`;
+      if (!this.trust.allowed(trustKey, model)) continue;
+      const match = owner.index.best(model, { chain: s.chain, ...(s.ends ? { ends: s.ends } : {}) });
+      if (match === null || owner.inUse.has(match.entry.file)) continue;
+      if (found === null || match.blocks > found.match.blocks) found = { owner, trustKey, match };
+    }
+    if (found === null) return null;
+    const { owner, trustKey, match } = found;
     const { entry } = match;
     const matchedTokens = Math.min(match.blocks * s.tokensPerBlock, entry.tokens);
     const decision = decideRestore({
       promptTokens: s.promptTokens, currentReuseTokens: s.currentReuseTokens, currentMissChance: s.currentMissChance ?? 0, entryTokens: entry.tokens,
+      ...(s.currentReuseBlocks !== undefined ? { currentReuseBlocks: s.currentReuseBlocks, tokensPerBlock: s.tokensPerBlock } : {}),
       entryBlocks: entry.chain.length, matchedBlocks: match.blocks, matchedTokens, bytes: entry.bytes,
       promptTokensPerMs: s.promptTokensPerMs, rates: store.rates,
     });
-    if (!decision.restore || !(await this.enabled(store, u, target, s.signal)) || store.inUse.has(entry.file)) return null;
-    store.inUse.add(entry.file);
+    if (!decision.restore || !(await this.enabled(store, u, target, s.signal)) || owner.inUse.has(entry.file)) return null;
+    // Several requests may copy one prefix at once: restores only read the file.
+    owner.readers.set(entry.file, (owner.readers.get(entry.file) ?? 0) + 1);
     const started = performance.now();
     const { metrics } = this.deps;
     try {
@@ -356,25 +439,39 @@ export class KvTier {
       metrics.actionSeconds.observe({ action: 'restore' }, (performance.now() - started) / 1000);
       metrics.restores.inc({ result: 'ok' });
       metrics.bytes.inc({ direction: 'restored' }, r.bytes);
-      store.index.touch(entry.file, this.deps.now());
+      owner.index.touch(entry.file, this.deps.now());
       if (r.ms > 0 && r.bytes > 0) store.rates.restoreBytesPerMs = ewma(store.rates.restoreBytesPerMs, r.bytes / r.ms);
-      this.persist(store);
+      this.persist(owner);
       return {
-        store: store.key, model, file: entry.file, chain: entry.chain, tokens: r.tokens, blocks: match.blocks,
+        store: trustKey, model, file: entry.file, chain: entry.chain, tokens: r.tokens, blocks: match.blocks,
         expectedTokens: Math.min(matchedTokens, r.tokens, Math.max(0, s.promptTokens - 1)),
       };
     } catch (err) {
       metrics.restores.inc({ result: 'failed' });
       // A file llama-server cannot load (gone, or from another model) is useless: forget it.
-      if (err instanceof KvActionError && err.code === 'rejected') {
+      if (err instanceof KvActionError && err.code === 'rejected' && owner === store) {
         store.index.remove(entry.file);
         this.persist(store);
       }
       this.deps.log(`kv: restore of ${entry.file} into slot ${s.slot} failed; the request goes on without it: ${message(err)}`);
       return null;
     } finally {
-      store.inUse.delete(entry.file);
+      const left = (owner.readers.get(entry.file) ?? 1) - 1;
+      if (left > 0) owner.readers.set(entry.file, left);
+      else owner.readers.delete(entry.file);
     }
+  }
+
+  /** `own`, then the loaded stores of `peers` that share its local directory. */
+  private candidateStores(own: Store, peers: readonly TierUpstream[]): Store[] {
+    const out = [own];
+    if (own.dir === null) return out;
+    for (const p of peers) {
+      // Made on first sight, so its index loads; it counts once loaded (in its directory's stores).
+      const peer = this.store(p.id);
+      if (peer !== undefined && peer !== own && peer.dir === own.dir && own.dir.stores.has(peer)) out.push(peer);
+    }
+    return out;
   }
 
   /**
@@ -390,7 +487,7 @@ export class KvTier {
     for (let i = 0; i < this.deps.config.kv.ringSize; i++) {
       if (!taken.has(ringLineage(i))) return entryFileName(store.server, m, ringLineage(i));
     }
-    const oldest = store.index.entries().find((e) => e.model === model && !store.inUse.has(e.file));
+    const oldest = store.index.entries().find((e) => e.model === model && !store.inUse.has(e.file) && !store.readers.has(e.file));
     if (oldest === undefined) return null;
     store.index.remove(oldest.file);
     return oldest.file;
@@ -414,7 +511,7 @@ export class KvTier {
       const files = await disk.list();
       const own = new Map([...dir.stores].map((s) => [s.server, s]));
       const entries: SavedEntry[] = [...dir.stores].flatMap((s) => s.index.entries());
-      const inUse = new Set([...dir.stores].flatMap((s) => [...s.inUse]));
+      const inUse = new Set([...dir.stores].flatMap((s) => [...s.inUse, ...s.readers.keys()]));
       for (const f of files) {
         const server = parseIndexFileName(f.name);
         if (server !== null && !own.has(server)) entries.push(...(await this.foreignEntries(disk, server)));

@@ -54,7 +54,8 @@ export async function handleCompletions(route: CompletionsRoute, ctx: RequestCon
   const resolved = deps.fleet.resolveModel(analysis.model);
   ctx.model = resolved.model;
   const request: RoutedRequest = {
-    chain: analysis.hashes, promptChars: analysis.promptChars, maxTokens: analysis.maxTokens, clientSlot: analysis.clientSlot,
+    chain: analysis.hashes, promptChars: analysis.promptChars, maxTokens: analysis.maxTokens, clientSlot: analysis.clientSlot, model: resolved.model,
+    fullHash: analysis.fullHash, ends: analysis.ends,
   };
   const dialect = route === 'messages' ? 'anthropic' : 'openai';
   await deps.cache.handle(ctx, cacheRequest(ctx, config, CLIENT_PATHS[route], dialect, resolved.model, analysis),

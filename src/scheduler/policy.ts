@@ -30,6 +30,25 @@ export interface SlotView {
   copiedElsewhere: boolean;
 }
 
+/**
+ * A prefix this request could have copied into a slot of the server: a saved file (of this
+ * server, or of one that shares its save directory and model), or a slot's content (the same
+ * kind of server) that is saved first, once its running request, if any, has computed it.
+ */
+export interface CopySource {
+  from: { kind: 'file'; file: string } | { kind: 'slot'; server: number; slot: number };
+  /** Blocks of the request's chain it covers. */
+  blocks: number;
+  /** Blocks of its own chain: llama-server keeps restored KV only for a request keeping half of it. */
+  entryBlocks: number;
+  /** Tokens it holds. */
+  tokens: number;
+  /** ms until it can be read: the expected end of the request computing it; 0 when it can now. */
+  readyMs: number;
+  /** ms to save it (a slot source not yet on disk) and restore it. */
+  copyMs: number;
+}
+
 /** One ready server serving the request's model. */
 export interface ServerView {
   server: number;
@@ -38,6 +57,13 @@ export interface ServerView {
   /** Requests holding or waiting for this server's slots. */
   load: number;
   params: CostParams;
+  /** Prefixes that can be restored into its slots; none without a disk tier. */
+  copies?: readonly CopySource[];
+  /**
+   * Its slots still prefilling now. llama-server batches every slot's prompt tokens together, so
+   * a prefill that starts beside N others gets about 1/(N+1) of the server's prompt rate.
+   */
+  prefilling?: number;
 }
 
 /** Cross-server balance thresholds (SGLang's cache-aware router). */
@@ -46,8 +72,11 @@ export interface BalanceParams {
   relThreshold: number;
 }
 
-/** Why the decision was made, for the decisions metric. */
-export type DecisionKind = 'prefix_hit' | 'ram_hit' | 'cold' | 'balance' | 'pinned';
+/**
+ * Why the decision was made, for the decisions metric: `copy_prefix` restores a prefix saved
+ * elsewhere into the slot first; `waited_for_prefix` also waits for the request computing it.
+ */
+export type DecisionKind = 'prefix_hit' | 'ram_hit' | 'cold' | 'balance' | 'pinned' | 'copy_prefix' | 'waited_for_prefix';
 
 /** One scored choice. */
 export interface Choice {
@@ -67,6 +96,13 @@ export interface Choice {
   evictionMs: number;
   /** ttftMs + evictionMs: lower is better. */
   score: number;
+  /**
+   * The prefix to copy into the slot before the request runs, when that beats what the slot
+   * gives by itself; `reuse` and `reuseTokens` stay what the slot gives without it.
+   */
+  copy?: CopySource;
+  /** Tokens the copy is expected to give. */
+  copyTokens?: number;
 }
 
 /** The scheduler's answer. */
@@ -114,7 +150,8 @@ export function schedule(request: RequestView, servers: readonly ServerView[], n
   }
   choices.sort((a, b) => a.score - b.score || a.server - b.server || a.slot - b.slot);
   const best = choices[0]!;
-  kind ??= best.reuse.source === 'slot' ? 'prefix_hit' : best.reuse.source === 'ram' ? 'ram_hit' : 'cold';
+  kind ??= best.copy ? (best.copy.readyMs > 0 ? 'waited_for_prefix' : 'copy_prefix')
+    : best.reuse.source === 'slot' ? 'prefix_hit' : best.reuse.source === 'ram' ? 'ram_hit' : 'cold';
 
   const keys = [best.key];
   const bestWithoutWait = best.score - best.waitMs;
@@ -134,7 +171,7 @@ function score(request: RequestView, server: ServerView, view: SlotView, nowMs: 
   // llama-server always evaluates at least the last prompt token.
   const reuseTokens = Math.min(blockTokens(view.reuse.blocks, params, rates, cap), Math.max(0, total - 1));
   const prefillTokens = Math.max(1, total - reuseTokens);
-  const ttftMs = view.waitMs + prefillMs(prefillTokens, rates);
+  const ttftMs = view.waitMs + prefillMs(prefillTokens, rates) * contention(server, view.waitMs);
   // Extending what the slot holds destroys nothing. llama-server also keeps a slot when the
   // request keeps at least half of it, but then only the shared prefix survives: a request that
   // shares another conversation's system prompt destroys that conversation's own turns.
@@ -143,10 +180,45 @@ function score(request: RequestView, server: ServerView, view: SlotView, nowMs: 
   const extendsContent = keeps && view.reuse.blocks >= content.chain.length;
   const keptTokens = keeps ? blockTokens(view.reuse.blocks, params, rates, content.tokens) : 0;
   const evictionMs = extendsContent ? 0 : evictionCostMs(content, nowMs, params, rates, view.copiedElsewhere, keptTokens);
-  return {
+  const own: Choice = {
     server: server.server, slot: view.slot, key: view.key, reuse: view.reuse,
     reuseTokens, prefillTokens, waitMs: view.waitMs, ttftMs, evictionMs, score: ttftMs + evictionMs,
   };
+  const copied = bestCopy(request, server, view, total, reuseTokens, nowMs);
+  return copied !== null && copied.score < own.score ? { ...own, ...copied } : own;
+}
+
+/**
+ * The best prefix to copy into `view`'s slot, scored like any choice: the wait is the later of
+ * the slot's own and the source's (a prefix still being computed is ready when its request
+ * ends), then the save and restore, then the prefill of the rest. A restore replaces everything
+ * the slot holds, so its whole content counts as destroyed. Null when no source gives more.
+ */
+function bestCopy(request: RequestView, server: ServerView, view: SlotView, total: number, ownTokens: number, nowMs: number): Pick<Choice, 'copy' | 'copyTokens' | 'prefillTokens' | 'ttftMs' | 'evictionMs' | 'score'> | null {
+  const { rates, params } = server;
+  let best: ReturnType<typeof bestCopy> = null;
+  for (const source of server.copies ?? []) {
+    if (source.from.kind === 'slot' && source.from.server === server.server && source.from.slot === view.slot) continue;
+    // llama-server drops restored KV for a request that keeps less than half of it.
+    if (source.blocks * 2 < source.entryBlocks) continue;
+    // Compared in blocks: token estimates are capped at what each side holds, and two caps can
+    // hide the few blocks (a conversation's own last turn) that a copy adds.
+    if (source.blocks <= view.reuse.blocks) continue;
+    const gained = blockTokens(source.blocks - view.reuse.blocks, params, rates);
+    const copyTokens = Math.min(Math.max(ownTokens + gained, blockTokens(source.blocks, params, rates, source.tokens)), Math.max(0, total - 1));
+    const prefillTokens = Math.max(1, total - copyTokens);
+    const startMs = Math.max(view.waitMs, source.readyMs);
+    const ttftMs = startMs + source.copyMs + prefillMs(prefillTokens, rates) * contention(server, startMs);
+    const evictionMs = evictionCostMs(view.content, nowMs, params, rates, view.copiedElsewhere, 0);
+    const score = ttftMs + evictionMs;
+    if (best === null || score < best.score) best = { copy: source, copyTokens, prefillTokens, ttftMs, evictionMs, score };
+  }
+  return best;
+}
+
+/** How much slower a prefill starting after `startMs` runs for the server's other prefills (those still running then: assumed none once it waits). */
+function contention(server: ServerView, startMs: number): number {
+  return startMs > 0 ? 1 : 1 + (server.prefilling ?? 0);
 }
 
 /** SGLang's rule: unbalanced when the busiest exceeds the idlest by both thresholds. */

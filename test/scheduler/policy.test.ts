@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ExpectedReuse, SlotContent } from '../../src/prefix/prefix-index.js';
-import { type ServerView, type SlotView, schedule } from '../../src/scheduler/policy.js';
+import { type CopySource, type ServerView, type SlotView, schedule } from '../../src/scheduler/policy.js';
 import type { Rates } from '../../src/scheduler/rates.js';
 
 // Situations in, decisions out. Units: 1 block = 100 chars = 30 tokens at 0.3 tokens/char;
@@ -163,6 +163,81 @@ test('the last prompt token is always evaluated; no servers → null', () => {
   assert.ok(d.best.prefillTokens >= 1);
   assert.is(schedule(r, [], NOW, balance), null);
   assert.is(schedule(r, [server(0, r.chain, [])], NOW, balance), null);
+});
+
+// A prefix of `blocks` blocks elsewhere: in a busy slot of server `from` (ready in readyMs) or a file.
+const slotSource = (from: number, slotId: number, blocks: number, readyMs: number, copyMs = 50, entryBlocks = blocks + 2): CopySource => ({
+  from: { kind: 'slot', server: from, slot: slotId }, blocks, entryBlocks, tokens: entryBlocks * 30, readyMs, copyMs,
+});
+const fileSource = (blocks: number, copyMs = 20, entryBlocks = blocks + 2): CopySource => ({
+  from: { kind: 'file', file: 'f.bin' }, blocks, entryBlocks, tokens: entryBlocks * 30, readyMs: 0, copyMs,
+});
+
+// 100 shared blocks (3,000 ms of prefill) and 5 of the request's own.
+const shared = () => ({ chain: Float64Array.from([...range(1, 100), ...range(7000, 5)]), promptChars: 105 * 100 + 50, maxTokens: 16, clientSlot: null });
+
+test('copy decisions, a table of situations', () => {
+  const cases: { name: string; servers: (r: ReturnType<typeof shared>) => ServerView[]; key: string; kind: string; copied: boolean }[] = [
+    {
+      name: 'a prefix being computed in a busy slot: wait for it on the free slot, not prefill it again',
+      servers: (r) => [server(0, r.chain, [{ chain: range(1, 102), busy: true, waitMs: 1_000 }, {}], { copies: [slotSource(0, 0, 100, 1_000)] })],
+      key: '0/1', kind: 'waited_for_prefix', copied: true,
+    },
+    {
+      name: 'the same prefix, but its request ends only after a fresh prefill would: prefill',
+      servers: (r) => [server(0, r.chain, [{ chain: range(1, 102), busy: true, waitMs: 9_000 }, {}], { copies: [slotSource(0, 0, 100, 9_000)] })],
+      key: '0/1', kind: 'cold', copied: false,
+    },
+    {
+      name: 'a saved file of the prefix: restore it into the free slot',
+      servers: (r) => [server(0, r.chain, [{}, {}], { copies: [fileSource(100)] })],
+      key: '0/0', kind: 'copy_prefix', copied: true,
+    },
+    {
+      name: 'a copy slower than the prefill it saves (huge file, short prefix): prefill',
+      servers: (r) => [server(0, r.chain, [{}], { copies: [fileSource(100, 10_000)] })],
+      key: '0/0', kind: 'cold', copied: false,
+    },
+    {
+      name: 'a source the request keeps less than half of: llama-server would drop it, so no copy',
+      servers: (r) => [server(0, r.chain, [{}], { copies: [fileSource(100, 20, 250)] })],
+      key: '0/0', kind: 'cold', copied: false,
+    },
+    {
+      name: 'the slot already holds the prefix itself: no copy',
+      servers: (r) => [server(0, r.chain, [{ holds: 100 }], { copies: [fileSource(100)] })],
+      key: '0/0', kind: 'prefix_hit', copied: false,
+    },
+    {
+      name: 'across servers: the idle server restores the prefix the busy one computes, instead of queueing there',
+      servers: (r) => [
+        server(0, r.chain, [{ chain: range(1, 102), busy: true, waitMs: 2_000 }, { chain: range(1, 102), busy: true, waitMs: 2_500 }]),
+        server(1, r.chain, [{}, {}], { copies: [slotSource(0, 0, 100, 2_000)] }),
+      ],
+      key: '1/0', kind: 'waited_for_prefix', copied: true,
+    },
+    {
+      name: 'a copy from the same slot it would run in is no copy',
+      servers: (r) => [server(0, r.chain, [{ holds: 3, base: 9000 }], { copies: [slotSource(0, 0, 100, 0)] })],
+      key: '0/0', kind: 'cold', copied: false,
+    },
+  ];
+  for (const c of cases) {
+    const r = shared();
+    const d = schedule(r, c.servers(r), NOW, balance)!;
+    assert.is(d.best.key, c.key, c.name);
+    assert.is(d.kind, c.kind, c.name);
+    assert.is(d.best.copy !== undefined, c.copied, c.name);
+    if (c.copied) assert.ok(d.best.prefillTokens < 200 && d.best.copyTokens! > 2_900, `${c.name}: prefill ${d.best.prefillTokens}`);
+  }
+});
+
+test('a copy keeps what the slot gives by itself as its reuse, for the restore decision', () => {
+  const r = shared();
+  const d = schedule(r, [server(0, r.chain, [{ holds: 10 }], { copies: [fileSource(100)] })], NOW, balance)!;
+  assert.ok(d.best.copy);
+  assert.is(d.best.reuse.blocks, 10);
+  assert.ok(d.best.reuseTokens < 400);
 });
 
 test.run();
