@@ -9,7 +9,7 @@ import { isError } from './report/stats.js';
 import { writeReport } from './report/write.js';
 import { writeTrace } from './trace.js';
 import { type Configuration, type Front, runConfigurations } from './run.js';
-import { DEFAULT_CACHE_RAM_MIB, SCALED_CONTEXTS, type ServerSetup, serverSetup } from './scale.js';
+import { DEFAULT_CACHE_RAM_MIB, SCALED_CONTEXTS, type ServerSetup, defaultServers, serverSetup } from './scale.js';
 import { EXPECTED_COMMIT } from './rig/llama-cpp.js';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -37,7 +37,7 @@ configurations (short names for --configs):
   ~${SCALED_CONTEXTS} of the trace's largest contexts
 
   --quick      the small preset (a few minutes); without it, the full preset that notes quote
-  --servers N  N llama-servers with the same flags (default 1)
+  --servers N  N llama-servers with the same flags (default 1; fleet: 2)
   --configs    the configurations to run, in this order. Default with one server: direct, slotkeeper,
                direct-scaled, slotkeeper-scaled; with more: direct-scaled, least-loaded-scaled,
                slotkeeper-scaled
@@ -63,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   const quick = values.quick ?? false;
   const overrides = Object.fromEntries((values.set ?? []).map(parseSetting));
   const trace = generateScenario(name, { quick, seed: values.seed ? Number(values.seed) : undefined, overrides });
-  const servers = values.servers ? Number(values.servers) : 1;
+  const servers = values.servers ? Number(values.servers) : defaultServers(name);
   if (!Number.isInteger(servers) || servers < 1) throw new Error(`--servers wants a whole number from 1, got '${values.servers}'`);
   const setup = serverSetup(trace, quick, servers);
   const configs = chooseConfigurations(setup, values.configs, values['cache-ram']);

@@ -71,7 +71,7 @@ export class Conversation {
   private history: Message[] = [];
   private lastAnswer: Message | null = null;
 
-  /** The body to send for a step (every request streams, so time to first byte can be measured). */
+  /** The body to send for a step (streamed, so time to first byte can be measured, unless the step's params say `stream: false`). */
   bodyFor(step: TraceStep): Record<string, unknown> {
     let messages: Message[];
     if (step.kind === 'side') {
@@ -84,7 +84,7 @@ export class Conversation {
       this.history.push(...step.messages);
       messages = this.history;
     }
-    return { ...step.params, messages: [...messages], stream: true };
+    return { stream: true, ...step.params, messages: [...messages] };
   }
 
   /** Records the answer a step got; side requests leave the conversation as it was. */
@@ -148,6 +148,7 @@ async function send(baseUrl: string, dialect: Dialect, body: Record<string, unkn
     const upstream = header === null ? null : Number(header);
     const cache = res.headers.get('x-cache');
     const placement = placementOf(res.headers);
+    if (body.stream === false) return { ...(await whole(res, dialect, t0)), upstream, cache, placement };
     const stream = new SseReader(dialect);
     const decoder = new TextDecoder();
     for await (const chunk of res.body ?? []) {
@@ -167,6 +168,21 @@ async function send(baseUrl: string, dialect: Dialect, body: Record<string, unkn
     const totalMs = performance.now() - t0;
     return { status: 0, error: (err as Error).message, text: '', message: empty, ttfbMs: ttfbMs || totalMs, totalMs, promptN: null, cacheN: null, upstream: null, cache: null };
   }
+}
+
+/** A non-streamed answer: nothing arrives before it is done, so its first byte is its last. */
+async function whole(res: Response, dialect: Dialect, t0: number): Promise<Omit<Answer, 'upstream' | 'cache' | 'placement'>> {
+  const raw = await res.text();
+  const totalMs = performance.now() - t0;
+  const empty = assistantMessage(dialect, '');
+  if (!res.ok) return { status: res.status, error: raw.slice(0, 300), text: '', message: empty, ttfbMs: totalMs, totalMs, promptN: null, cacheN: null };
+  const json = JSON.parse(raw) as Record<string, any>;
+  const text = dialect === 'openai'
+    ? String(json.choices?.[0]?.message?.content ?? '')
+    : (Array.isArray(json.content) ? json.content : []).filter((b: any) => b?.type === 'text').map((b: any) => String(b.text)).join('');
+  const promptN = dialect === 'openai' ? json.timings?.prompt_n ?? null : json.usage?.input_tokens ?? null;
+  const cacheN = dialect === 'openai' ? json.timings?.cache_n ?? null : json.usage?.cache_read_input_tokens ?? null;
+  return { status: res.status, text, message: assistantMessage(dialect, text), ttfbMs: totalMs, totalMs, promptN, cacheN };
 }
 
 function assistantMessage(dialect: Dialect, text: string): Message {

@@ -130,8 +130,13 @@ export async function runConfigurations(trace: Trace, setup: ServerSetup, config
   const results: ConfigResult[] = [];
   for (const config of configs) {
     signal?.throwIfAborted();
+    // The servers of a run share one --slot-save-path, as servers on one host would be set up:
+    // a gateway may then restore one server's saved slots into another (fronts that do not save
+    // never notice).
+    const saveDir = await mkdtemp(join(tmpdir(), 'slotkeeper-bench-slots-'));
     const servers = await Promise.all(Array.from({ length: setup.servers }, () => startLlamaServer({
-      binary, model, slots: setup.slots, ctx: setup.slots * setup.ctxPerSlot,
+      binary, model, slots: setup.slots, ctx: setup.slots * setup.ctxPerSlot, slotSavePath: saveDir,
+      ...(setup.threads !== undefined ? { threads: setup.threads } : {}),
       ...(config.cacheRamMiB !== undefined ? { cacheRamMiB: config.cacheRamMiB } : {}),
     }).catch((err: Error) => err)));
     let front: RunningFront | undefined;
@@ -170,6 +175,7 @@ export async function runConfigurations(trace: Trace, setup: ServerSetup, config
       // The front first, so nothing it still holds open reaches a server that is stopping.
       await front?.close().catch((err: Error) => log(`bench: ${config.name}: stopping the ${config.front} front: ${err.message}`));
       await Promise.all(servers.map((s) => (s instanceof Error ? undefined : s.stop())));
+      await rm(saveDir, { recursive: true, force: true });
     }
   }
   return results;

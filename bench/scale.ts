@@ -16,7 +16,18 @@ const SLOTS: Record<string, { quick: number; full: number }> = {
   agent: { quick: 2, full: 2 },
   'shared-prefix': { quick: 2, full: 4 },
   rerun: { quick: 4, full: 4 },
+  fleet: { quick: 2, full: 2 },
 };
+
+/** Servers and CPU threads per server a scenario runs with unless told otherwise (one thread each: servers as parallel resources). */
+const FLEETS: Record<string, { servers: number; threads: number }> = {
+  fleet: { servers: 2, threads: 1 },
+};
+
+/** The servers a scenario runs on by default (1 for all but `fleet`). */
+export function defaultServers(scenario: string): number {
+  return FLEETS[scenario]?.servers ?? 1;
+}
 
 /** How many of a scenario's largest contexts the scaled --cache-ram holds. */
 export const SCALED_CONTEXTS = 1.5;
@@ -36,6 +47,8 @@ export interface ServerSetup {
   scaledCacheRamMiB: number;
   /** The trace's largest prompt, estimated, tokens. */
   largestPromptTokens: number;
+  /** --threads per server; undefined: llama-server's choice. */
+  threads?: number;
 }
 
 /** Derives the server setup from the trace itself, so overrides that grow contexts grow the server too. */
@@ -46,5 +59,6 @@ export function serverSetup(trace: Trace, quick: boolean, servers = 1): ServerSe
   const ctxPerSlot = Math.max(4096, Math.ceil((maxPromptTokens * 1.3 + 512) / 1024) * 1024);
   const kv = kvBytesPerToken(presetParams(BENCH_MODEL));
   const scaledCacheRamMiB = Math.max(16, Math.ceil((SCALED_CONTEXTS * maxPromptTokens * kv) / 2 ** 20));
-  return { servers, slots, ctxPerSlot, scaledCacheRamMiB, largestPromptTokens: maxPromptTokens };
+  const threads = FLEETS[trace.header.scenario]?.threads;
+  return { servers, slots, ctxPerSlot, scaledCacheRamMiB, largestPromptTokens: maxPromptTokens, ...(threads !== undefined ? { threads } : {}) };
 }

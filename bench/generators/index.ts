@@ -6,6 +6,7 @@
 // figures come from sentTokens; test/bench/generators/index.test.ts holds the presets to them.
 import type { Trace } from '../trace.js';
 import * as agent from './agent.js';
+import * as fleet from './fleet.js';
 import * as rerun from './rerun.js';
 import * as sharedPrefix from './shared-prefix.js';
 import * as team from './team.js';
@@ -44,6 +45,13 @@ const sharedPrefixScenario: Scenario<sharedPrefix.SharedPrefixParams> = {
   description: "users of one assistant whose long system prompt holds a customer's documents; short private histories",
 };
 
+const fleetScenario: Scenario<fleet.FleetParams> = {
+  generate: fleet.generate,
+  quick: {},
+  full: { customers: 4, usersPerCustomer: 3, documentTokens: 2000, turns: 4 },
+  description: "customers' users behind their customer's document, non-streamed, meant for 2 servers × 2 slots of one thread each",
+};
+
 const rerunScenario: Scenario<rerun.RerunParams> = {
   generate: rerun.generate,
   quick: { tasks: 16, promptTokens: 2000 },
@@ -57,6 +65,7 @@ export const scenarios = {
   agent: agentScenario,
   'shared-prefix': sharedPrefixScenario,
   rerun: rerunScenario,
+  fleet: fleetScenario,
 } as const;
 
 /** A scenario's name. */
