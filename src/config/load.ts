@@ -56,6 +56,7 @@ export const envVars = {
   port: 'SLOTKEEPER_PORT',
   upstreams: 'SLOTKEEPER_UPSTREAMS',
   authToken: 'SLOTKEEPER_AUTH_TOKEN',
+  adminToken: 'SLOTKEEPER_ADMIN_TOKEN',
   defaultModel: 'SLOTKEEPER_DEFAULT_MODEL',
   /** Where the response cache's directory goes by default (`$XDG_CACHE_HOME/slotkeeper/responses`). */
   cacheHome: 'XDG_CACHE_HOME',
@@ -133,6 +134,8 @@ function environmentSource(env: (name: string) => string | undefined): PartialCo
   }
   const token = env(envVars.authToken);
   if (token !== undefined) out.authToken = secret(token, at(envVars.authToken, 'authToken'));
+  const admin = env(envVars.adminToken);
+  if (admin !== undefined) out.adminToken = secret(admin, at(envVars.adminToken, 'adminToken'));
   const model = env(envVars.defaultModel);
   if (model !== undefined) out.defaultModel = nonEmptyString(model, at(envVars.defaultModel, 'defaultModel'));
   return out;
@@ -386,6 +389,26 @@ function editDistance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
+const stringList = (what: string): Check<string[]> => (value, where) => {
+  if (value === null) return [];
+  if (!Array.isArray(value)) return fail(where, `a list of ${what}`, value);
+  return value.map((item, i) => nonEmptyString(item, child(where, i)));
+};
+
+// An origin is scheme://host[:port], as browsers send it: a path or a trailing slash never matches.
+const originList: Check<string[]> = (value, where) => stringList('origins')(value, where).map((origin, i) => {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || parsed.origin === 'null' || parsed.origin !== origin.toLowerCase().replace(/\/$/, '')) {
+    return fail(child(where, i), 'an origin like https://app.example.com (scheme, host, optional port, no path)', origin);
+  }
+  return parsed.origin;
+});
+
 const anthropicMode: Check<AnthropicMode> = (value, where) =>
   value === 'translate' || value === 'passthrough' ? value : fail(where, '"translate" or "passthrough"', value);
 
@@ -564,6 +587,9 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
     aliases: aliasMap,
     defaultModel: nullable(nonEmptyString),
     authToken: nullable(secret),
+    adminToken: nullable(secret),
+    allowedHosts: stringList('host names'),
+    allowedOrigins: originList,
     limits: section<Config['limits']>({
       bodyBytes: positiveInteger,
       queueLength: positiveInteger,
@@ -571,6 +597,12 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       upstreamHeadersTimeoutMs: milliseconds,
       upstreamIdleTimeoutMs: milliseconds,
       translatedResponseBytes: positiveInteger,
+      analysisTimeoutMs: milliseconds,
+      workerQueueLength: nonNegativeInteger,
+      workerHeapMb: integer(16, 1 << 20, 'an integer of MiB, 16 or more'),
+      maxConnections: positiveInteger,
+      bufferedBodyBytes: positiveInteger,
+      bodyTimeoutMs: milliseconds,
     }),
     queue: section<Config['queue']>({
       order: queueOrder,
