@@ -109,48 +109,122 @@ export function createInlineAnalyzer(setup: AnalyzerSetup = {}): WorkerPool {
 
 /** Creates the worker pool. */
 export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
-  const { normalize = defaultNormalizeConfig, cacheKeys: keySetup, analysisTimeoutMs, workerHeapMb, ...piscinaOptions } = options;
+  const { normalize = defaultNormalizeConfig, cacheKeys: keySetup, analysisTimeoutMs, workerHeapMb, maxQueue, ...piscinaOptions } = options;
   const workerData: WorkerSetup = { normalize, ...(keySetup ? { cacheKeys: keySetup } : {}) };
   const piscina = new Piscina<AnalyzeTask, AnalyzeResult>({
     ...piscinaOptions, workerData, filename: analyzeWorker,
     ...(workerHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: workerHeapMb } }),
   });
+  // Tasks wait here, not in piscina's queue, so that the deadline counts from when a worker takes
+  // the task: behind a stuck worker, waiting bodies still get their full time once it is replaced.
+  const gate = new TaskGate(piscina.maxThreads, typeof maxQueue === 'number' ? maxQueue : Infinity);
   let lastSettled = performance.now();
   return {
-    async analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal, samples = false, cacheKeys = false } = {}) {
+    analyze(body, { route = 'chat', blockChars = defaults.blockChars, signal, samples = false, cacheKeys = false } = {}) {
       const error = invalid(route, blockChars);
-      if (error) throw error;
-      // piscina terminates a running task's worker when its signal aborts and starts another, so
-      // the deadline frees the thread even from a regex that never returns.
-      const deadline = analysisTimeoutMs === undefined ? undefined : AbortSignal.timeout(analysisTimeoutMs);
-      const both = signal && deadline ? AbortSignal.any([signal, deadline]) : signal ?? deadline;
-      try {
-        // transferList, not Piscina.move: move() only unwraps the task itself, not a field of it.
-        // The result needs no unwrapping here: the worker's move() is undone on its side, so what
-        // arrives is a plain AnalyzeResult whose ArrayBuffer and Float64Array live in this thread.
-        return await piscina.run({ body, route, blockChars, samples, cacheKeys }, { transferList: transferList(body), signal: both ?? null });
-      } catch (err) {
-        throw poolError(err, signal, deadline, analysisTimeoutMs, workerHeapMb);
-      } finally {
-        lastSettled = performance.now();
-      }
+      if (error) return Promise.reject(error);
+      if (signal?.aborted === true) return Promise.reject(signal.reason);
+      const run = () => runTask({ body, route, blockChars, samples, cacheKeys }, signal);
+      // Entered at once, the body is transferred before this returns, as the interface promises.
+      return gate.tryEnter() ? run() : gate.enter(signal).then(run);
     },
-    destroy: () => piscina.destroy(),
-    queueSize: () => piscina.queueSize,
-    stalled: () => analysisTimeoutMs !== undefined && piscina.queueSize > 0 && performance.now() - lastSettled > analysisTimeoutMs,
+    destroy: () => {
+      gate.close();
+      return piscina.destroy();
+    },
+    queueSize: () => gate.waiting(),
+    stalled: () => analysisTimeoutMs !== undefined && gate.waiting() > 0 && performance.now() - lastSettled > analysisTimeoutMs,
   };
+
+  async function runTask(task: AnalyzeTask, signal: AbortSignal | undefined): Promise<AnalyzeResult> {
+    // piscina terminates a running task's worker when its signal aborts and starts another, so
+    // the deadline frees the thread even from a regex that never returns.
+    const deadline = analysisTimeoutMs === undefined ? undefined : AbortSignal.timeout(analysisTimeoutMs);
+    const both = signal && deadline ? AbortSignal.any([signal, deadline]) : signal ?? deadline;
+    try {
+      // transferList, not Piscina.move: move() only unwraps the task itself, not a field of it.
+      // The result needs no unwrapping here: the worker's move() is undone on its side, so what
+      // arrives is a plain AnalyzeResult whose ArrayBuffer and Float64Array live in this thread.
+      return await piscina.run(task, { transferList: transferList(task.body), signal: both ?? null });
+    } catch (err) {
+      throw poolError(err, signal, deadline, analysisTimeoutMs, workerHeapMb);
+    } finally {
+      lastSettled = performance.now();
+      gate.leave();
+    }
+  }
 }
 
-// piscina's failures as the gateway's codes; they are told apart by piscina's own messages and
-// Node's error codes, as piscina 5 gives its errors no code.
+/** At most `width` tasks at once; up to `maxWaiting` more wait their turn, each until its signal aborts. */
+class TaskGate {
+  private running = 0;
+  private readonly queue: { go: () => void; fail: (err: unknown) => void }[] = [];
+  private readonly width: number;
+  private readonly maxWaiting: number;
+
+  constructor(width: number, maxWaiting: number) {
+    this.width = width;
+    this.maxWaiting = maxWaiting;
+  }
+
+  waiting(): number {
+    return this.queue.length;
+  }
+
+  /** Takes a place at once if one is free. */
+  tryEnter(): boolean {
+    if (this.running >= this.width) return false;
+    this.running++;
+    return true;
+  }
+
+  /** Waits for a place (after {@link tryEnter} said none is free). */
+  enter(signal: AbortSignal | undefined): Promise<void> {
+    if (this.queue.length >= this.maxWaiting) {
+      return Promise.reject(new SlotkeeperError('overloaded', 'slotkeeper: too many request bodies wait for analysis (limits.workerQueueLength)', {
+        headers: { 'retry-after': '1' },
+      }));
+    }
+    return new Promise((resolve, reject) => {
+      const entry = {
+        go: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        fail: (err: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      // Reject first, then take the entry out: the client is told at once.
+      const onAbort = () => {
+        reject(signal!.reason);
+        const at = this.queue.indexOf(entry);
+        if (at !== -1) this.queue.splice(at, 1);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(entry);
+    });
+  }
+
+  /** A running task finished: the next waiter takes its place. */
+  leave(): void {
+    const next = this.queue.shift();
+    if (next) next.go();
+    else this.running--;
+  }
+
+  close(): void {
+    for (const entry of this.queue.splice(0)) entry.fail(new SlotkeeperError('no_upstream', 'slotkeeper: the worker pool is closing'));
+  }
+}
+
+// piscina's failures as the gateway's codes: an abort by which signal, or Node's out-of-memory code.
 function poolError(err: unknown, signal: AbortSignal | undefined, deadline: AbortSignal | undefined,
   timeoutMs: number | undefined, heapMb: number | undefined): unknown {
   if (signal?.aborted === true) return signal.reason;
   if (deadline?.aborted === true) {
     return new SlotkeeperError('analysis_timeout', `slotkeeper: analysing the request took longer than limits.analysisTimeoutMs (${timeoutMs} ms); a normalization rule may backtrack on this input`, { cause: err });
-  }
-  if (err instanceof Error && err.message === 'Task queue is at limit') {
-    return new SlotkeeperError('overloaded', 'slotkeeper: too many request bodies wait for analysis (limits.workerQueueLength)', { cause: err, headers: { 'retry-after': '1' } });
   }
   if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
     return new SlotkeeperError('body_too_large', `slotkeeper: analysing the request body needs more than limits.workerHeapMb (${heapMb} MiB)`, { cause: err });

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { extname, join } from 'node:path';
 import { parseDocument } from 'yaml';
+import { nestedQuantifier } from '../../workers/nested-quantifier.js';
 import { BILLING_RULE, compilePattern } from '../../workers/normalize.js';
 import { defaults } from '../defaults.js';
 import {
@@ -450,7 +451,16 @@ function normalizeRule(value: unknown, where: At): NormalizeRuleConfig {
   } catch (err) {
     throw new ConfigError(where.origin, `${where.key}.pattern`, `${where.key}.pattern of rule "${rule.name}" is not a valid regular expression: ${messageOf(err)}`);
   }
+  refuseNestedQuantifier(rule.pattern, child(where, 'pattern'), ` of rule "${rule.name}"`);
   return rule;
+}
+
+// A backtracking pattern would pin a worker thread on a crafted message (workers/nested-quantifier.ts).
+function refuseNestedQuantifier(pattern: string, where: At, rule: string): void {
+  const nested = nestedQuantifier(pattern);
+  if (nested === null) return;
+  throw new ConfigError(where.origin, where.key,
+    `${where.key}${rule} repeats a group that itself repeats without bound (${JSON.stringify(nested)}): such patterns can take exponential time on some input; rewrite it without the nested quantifier (e.g. (a+)+ as a+)`);
 }
 
 function normalizeRuleList(value: unknown, where: At): NormalizeRuleConfig[] {
@@ -542,6 +552,7 @@ function stripRule(value: unknown, where: At): StripRuleConfig {
   } catch (err) {
     throw new ConfigError(where.origin, `${where.key}.pattern`, `${where.key}.pattern is not a valid regular expression: ${messageOf(err)}`);
   }
+  refuseNestedQuantifier(rule.pattern, child(where, 'pattern'), '');
   return rule;
 }
 

@@ -410,3 +410,14 @@ security('the new limits are validated by key', () => {
 });
 
 security.run();
+
+const catastrophic = suite('loadConfig: catastrophic patterns');
+
+catastrophic('a normalization or strip rule with a nested quantifier is refused, naming the rule', () => {
+  const rules = 'normalize:\n  rules:\n    - name: dates\n      target: system\n      pattern: "(a+)+$"\n';
+  configError(() => load({ config: 'r.yaml', upstream: [upstream] }, {}, { 'r.yaml': rules }), 'normalize.rules[0].pattern', /rule "dates"/, /\(a\+\)\+/, /exponential/);
+  const strip = 'responseCache:\n  stripRules:\n    - pattern: "(\\\\s*x)*y"\n';
+  configError(() => load({ config: 's.yaml', upstream: [upstream] }, {}, { 's.yaml': strip }), 'responseCache.stripRules[0].pattern', /exponential/);
+});
+
+catastrophic.run();
