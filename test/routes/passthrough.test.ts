@@ -130,6 +130,22 @@ admin.after(async () => {
   await new Promise((resolve) => internal?.close(resolve));
 });
 
+admin('a web page can neither post a simple request nor read through DNS rebinding', async () => {
+  const before = fake.requests.length;
+  const body = '{"messages":[{"role":"user","content":"hi"}]}';
+  // A cross-origin "simple" POST: text/plain needs no preflight.
+  const simple = await rawRequest(gateway.url, 'POST', '/v1/chat/completions', { headers: { origin: 'https://evil.example', 'content-type': 'text/plain' }, body });
+  assert.is(simple.status, 403);
+  // Same-origin after rebinding evil.example to 127.0.0.1: the Host gives it away.
+  const port = new URL(gateway.url).port;
+  const rebound = await rawRequest(gateway.url, 'GET', '/v1/models', { headers: { host: `evil.example:${port}` } });
+  assert.is(rebound.status, 403);
+  assert.is(JSON.parse(rebound.body).error.code, 'forbidden');
+  assert.is(fake.requests.length, before);
+  // curl and SDKs: no Origin, a loopback Host.
+  assert.is((await rawRequest(gateway.url, 'POST', '/v1/chat/completions', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })).status, 200);
+});
+
 admin('GET /props stays open to clients', async () => {
   assert.is((await rawRequest(gateway.url, 'GET', '/props')).status, 200);
 });
