@@ -132,6 +132,15 @@ limits('a body that needs more heap than limits.workerHeapMb is refused (413), a
   assert.is(ok.status, 200);
 });
 
+limits('31 MiB of messages [1,1,…] is a 400: it took a worker past 1 GiB (a 1 GiB heap limit aborted the process)', async () => {
+  gateway = await start({});
+  const body = `{"messages":[${'1,'.repeat(15_500_000)}1]}`;
+  const answer = await rawRequest(gateway.url, 'POST', '/v1/chat/completions', { headers: json, body });
+  assert.is(answer.status, 400, answer.body.slice(0, 200));
+  assert.is(JSON.parse(answer.body).error.code, 'invalid_json');
+  assert.is((await rawRequest(gateway.url, 'GET', '/health')).status, 200);
+});
+
 limits('nesting 20k levels deep inside a field is a 400, not a 500', async () => {
   gateway = await start({});
   const deep = '['.repeat(20_000) + ']'.repeat(20_000);
