@@ -4,6 +4,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ErrorDialect, SlotkeeperError } from './errors.js';
 import type { RouteLabel } from './metrics.js';
 import type { RequestIds } from './request-id.js';
+import { completionAliases, isAdminRoute } from './admin-routes.js';
+import { createAuthCheck } from './auth.js';
+import { BodyBudget } from './body-limit.js';
+import { createRequestGuard } from './request-guard.js';
+import { parseRequestTarget } from './request-target.js';
 import type { ResponseCache } from './response-cache/layer.js';
 import { sendError, sendJson } from './respond.js';
 import type { Router } from './router.js';
@@ -22,6 +27,10 @@ export interface AppDeps extends RouteDeps {
   cache: ResponseCache;
   /** Says whether a request carries the gateway's token (src/auth.ts). */
   authorized: (req: IncomingMessage) => boolean;
+  /** Says whether a request carries the admin token; by default config.adminToken's check (never, when null). */
+  admin?: (req: IncomingMessage) => boolean;
+  /** Refuses requests a web page could have made; by default src/request-guard.ts with the config's settings. */
+  guard?: (method: string, headers: IncomingMessage['headers']) => void;
   /** Told about unexpected failures (internal_error), which clients only see as a code. */
   onError?: (err: unknown, requestId: string) => void;
 }
@@ -38,14 +47,20 @@ interface Route {
 
 /** Creates the gateway's request handler. */
 export function createApp(deps: AppDeps): RequestHandler {
-  const { metrics, ids } = deps;
+  const { metrics, ids, config } = deps;
   const completions: CompletionsDeps = deps;
+  const adminCheck = config.adminToken === null ? null : createAuthCheck(config.adminToken);
+  const isAdmin = deps.admin ?? ((req: IncomingMessage) => adminCheck !== null && adminCheck(req.headers));
+  const budget = new BodyBudget(config.limits.bufferedBodyBytes);
+  const guard = deps.guard ?? createRequestGuard({ bindHost: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
 
   const routes = new Map<string, Route>([
     ['/health', {
       name: 'health', method: 'GET', open: true,
       async handle(ctx) {
-        sendJson(ctx.res, 200, { status: 'ok' });
+        // Every worker busy past the analysis deadline with bodies waiting: nothing new would be served.
+        if (deps.pool.stalled?.() === true) sendJson(ctx.res, 503, { status: 'stalled', reason: 'worker pool' });
+        else sendJson(ctx.res, 200, { status: 'ok' });
       },
     }],
     ['/metrics', {
@@ -88,13 +103,18 @@ export function createApp(deps: AppDeps): RequestHandler {
   return async (req, res) => {
     const id = ids.next();
     res.setHeader('x-request-id', id);
-    const path = pathOf(req.url);
-    const route = routes.get(path) ?? passthrough;
+    const target = parseRequestTarget(req.url) ?? { path: '/', search: '', route: '' };
+    const path = target.route;
+    const alias = Object.hasOwn(completionAliases, path) ? completionAliases[path] : undefined;
+    const route = routes.get(alias ?? path) ?? passthrough;
     const abort = new AbortController();
-    const ctx: RequestContext = { req, res, id, receivedMs: performance.now(), signal: abort.signal, model: 'none' };
+    const hold = budget.hold();
+    const ctx: RequestContext = { req, res, id, target, hold, receivedMs: performance.now(), signal: abort.signal, model: 'none' };
     // 'close' before the response finished means the client went away: cancel its queue wait,
     // its upstream call and the relay, which releases its lease.
     res.once('close', () => {
+      // The body is no longer the client's to make us hold (a cached or relayed answer keeps its own copy).
+      hold.release();
       if (!res.writableFinished) abort.abort(new SlotkeeperError('client_closed_request', 'client closed the request'));
     });
     // 'finish' means the response was handed to the OS; requests the client abandoned first are
@@ -105,10 +125,20 @@ export function createApp(deps: AppDeps): RequestHandler {
     });
 
     try {
-      if (!route.open && !deps.authorized(req)) {
+      // Before auth: a page must not learn from a 401 either, and a refused body is never read.
+      guard(req.method ?? 'GET', req.headers);
+      if (path === '') throw new SlotkeeperError('invalid_request', 'slotkeeper: the request target must be a path starting with a single /, without dot-segments that leave it');
+      const admin = isAdmin(req);
+      if (!route.open && !admin && !deps.authorized(req)) {
         throw new SlotkeeperError('unauthorized', 'missing or wrong gateway token (Authorization: Bearer … or x-api-key)', {
           headers: { 'www-authenticate': 'Bearer' },
         });
+      }
+      if (route === passthrough && isAdminRoute(req.method ?? 'GET', path) && !admin) {
+        throw new SlotkeeperError('forbidden', `slotkeeper: ${path} administers the upstream; it needs the admin token (adminToken)`);
+      }
+      if (alias === null) {
+        throw new SlotkeeperError('not_found', `slotkeeper: ${path} would run a completion past the gateway's scheduling; use /v1/chat/completions or /v1/completions`);
       }
       if (route.method !== '*' && req.method !== route.method) {
         res.setHeader('allow', route.method);
@@ -118,16 +148,10 @@ export function createApp(deps: AppDeps): RequestHandler {
     } catch (err) {
       if (!(err instanceof SlotkeeperError) || err.code === 'internal_error') deps.onError?.(err, id);
       // The rest of a refused body is unread; keep-alive would make Node read it to reuse the socket.
-      if (err instanceof SlotkeeperError && err.code === 'body_too_large') res.setHeader('connection', 'close');
-      sendError(res, err, route.dialect);
+      if (err instanceof SlotkeeperError && (err.code === 'body_too_large' || err.code === 'overloaded')) res.setHeader('connection', 'close');
+      sendError(res, err, route.dialect, id);
     }
   };
-}
-
-function pathOf(url: string | undefined): string {
-  if (url === undefined) return '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 }
 
 function contentLength(req: IncomingMessage): number | undefined {

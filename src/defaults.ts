@@ -16,6 +16,18 @@ export const defaults = {
   queueLength: 256,
   /** A long agent prefill can hold a slot for minutes; waiting longer than this is not useful. */
   queueTimeoutMs: 300_000,
+  /** Analysing a 32 MiB body takes well under a second; a rule that runs for seconds is catastrophic backtracking. */
+  analysisTimeoutMs: 10_000,
+  /** Bodies waiting for a worker: a few per thread; beyond that the pool is the bottleneck and waiting does not help. */
+  workerQueueLength: 64,
+  /** A worker's V8 heap, MiB: parsing costs up to ~50x the body's bytes (a 8 MiB array of small numbers took 391 MiB). */
+  workerHeapMb: 2048,
+  /** Open client connections; Node's default is unlimited. */
+  maxConnections: 1024,
+  /** Request bodies held at once, all requests together: eight bodies of the largest size. */
+  bufferedBodyBytes: 256 * MiB,
+  /** Longest time a client may take to send its request (headers and body), ms; Node's default is 300 s. */
+  bodyTimeoutMs: 30_000,
   /** Headers come after prefill, which takes minutes on long prompts and slow machines. */
   upstreamHeadersTimeoutMs: 600_000,
   /** A non-streamed answer is max_tokens of text plus JSON; 16 MiB is far beyond any real one. */

@@ -6,10 +6,14 @@ export const errorStatus = {
   invalid_json: 400,
   invalid_request: 400,
   unauthorized: 401,
+  // An admin route without the admin token, or a request from a web page or Host not allowed (src/request-guard.ts).
+  forbidden: 403,
   not_found: 404,
   model_not_found: 404,
   method_not_allowed: 405,
   body_too_large: 413,
+  // A body that is not JSON from a browser (src/request-guard.ts).
+  unsupported_media_type: 415,
   // Every waiter slot is taken: come back later (Retry-After says when).
   queue_full: 429,
   // nginx's convention for "client closed request"; never seen by that client, but logged.
@@ -22,6 +26,10 @@ export const errorStatus = {
   no_upstream: 503,
   // The request waited longer than limits.queueTimeoutMs for a slot.
   queue_timeout: 503,
+  // Too much is held for clients already (limits.bufferedBodyBytes, limits.workerQueueLength): come back later.
+  overloaded: 503,
+  // A body's analysis ran past limits.analysisTimeoutMs (a slow normalization rule on this input).
+  analysis_timeout: 503,
   upstream_timeout: 504,
   // x-slotkeeper-cache: only, and the response cache holds no answer (RFC 9111 §5.2.1.7: 504).
   cache_miss: 504,
@@ -77,7 +85,7 @@ export function isErrorCode(code: string): code is ErrorCode {
 
 /** Rebuilds the error a worker reported as `{ ok: false, code, message }`. */
 export function errorFromWorker(failure: WorkerFailure): SlotkeeperError {
-  if (isErrorCode(failure.code)) return new SlotkeeperError(failure.code, failure.message);
+  if (isErrorCode(failure.code) && failure.code !== 'internal_error') return new SlotkeeperError(failure.code, failure.message);
   // An unknown code is a bug in the worker, not the client's fault: keep its text as the cause.
   return new SlotkeeperError('internal_error', 'slotkeeper: a worker failed', {
     cause: new Error(`${failure.code}: ${failure.message}`),
@@ -107,10 +115,13 @@ export interface ErrorResponse {
  * 500 internal_error with a message naming slotkeeper, so a client can tell a gateway failure
  * from an upstream one; their own text is not sent (it may carry internals), the caller logs it.
  */
-export function renderError(err: unknown, dialect: ErrorDialect = 'openai'): ErrorResponse {
-  const known = err instanceof SlotkeeperError
+export function renderError(err: unknown, dialect: ErrorDialect = 'openai', requestId?: string): ErrorResponse {
+  // An internal error's own text may carry internals (a worker's exception, a path): the log has it.
+  const known = err instanceof SlotkeeperError && err.code !== 'internal_error'
     ? err
-    : new SlotkeeperError('internal_error', 'slotkeeper: internal error', { cause: err });
+    : new SlotkeeperError('internal_error', `slotkeeper: internal error${requestId === undefined ? '' : ` (request ${requestId})`}`, {
+      cause: err, headers: err instanceof SlotkeeperError ? { ...err.headers } : {},
+    });
   const body = dialect === 'anthropic' ? renderAnthropic(known) : renderOpenAI(known);
   return { status: known.status, headers: known.headers, body };
 }

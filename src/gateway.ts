@@ -14,7 +14,7 @@ import { createRequestIds } from './request-id.js';
 import { ResponseCache } from './response-cache/layer.js';
 import { Router, slotLeaseKey } from './router.js';
 import { listen, type RunningServer } from './runtime/http-server.js';
-import { createInlineAnalyzer, createWorkerPool, type WorkerPoolOptions } from './worker-pool.js';
+import { createInlineAnalyzer, createWorkerPool, poolLimits, type WorkerPoolOptions } from './worker-pool.js';
 
 /** How the gateway runs, beside its {@link Config}. */
 export interface GatewayOptions {
@@ -78,7 +78,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const analyzerSetup = { normalize: config.normalize, ...(cache.keySetup ? { cacheKeys: cache.keySetup } : {}) };
   const pool = options.analysis === 'inline'
     ? createInlineAnalyzer(analyzerSetup)
-    : createWorkerPool({ idleTimeout: defaults.workerIdleTimeoutMs, ...options.pool, ...analyzerSetup });
+    : createWorkerPool({ idleTimeout: defaults.workerIdleTimeoutMs, ...poolLimits(config.limits), ...options.pool, ...analyzerSetup });
   metrics.observe({
     queueWaiting: () => leases.waiting(),
     workerQueue: () => pool.queueSize(),
@@ -108,7 +108,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   try {
     // A first probe, so the first requests find the fleet known; failures leave servers draining.
     await fleet.start();
-    server = await listen(app, { host: config.host, port: config.port, onError: (err) => options.onError?.(err, undefined) });
+    server = await listen(app, { host: config.host, port: config.port, limits: config.limits, onError: (err) => options.onError?.(err, undefined) });
     idleSaver?.start();
   } catch (err) {
     await idleSaver?.close();

@@ -14,14 +14,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 }
 
 /** Sends any error in the client's dialect; if the response already started, drops it. */
-export function sendError(res: ServerResponse, err: unknown, dialect: ErrorDialect = 'openai'): void {
+export function sendError(res: ServerResponse, err: unknown, dialect: ErrorDialect = 'openai', requestId?: string): void {
   if (res.destroyed) return;
   if (res.headersSent) {
     // Mid-stream there is no status left to set; cutting the connection is the only signal.
     res.destroy();
     return;
   }
-  const { status, headers, body } = renderError(err, dialect);
+  const { status, headers, body } = renderError(err, dialect, requestId);
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   sendJson(res, status, body);
 }

@@ -98,4 +98,15 @@ worker('inherited object keys are not codes', () => {
   assert.is(errorFromWorker({ ok: false, code: 'toString', message: '' }).code, 'internal_error');
 });
 
+worker("a worker's internal error reaches the client as slotkeeper's, its text only in the cause (issue #16)", () => {
+  const err = errorFromWorker({ ok: false, code: 'internal_error', message: "Cannot read properties of undefined (reading 'x') at /srv/app/workers/canonical.js:12" });
+  assert.is(err.code, 'internal_error');
+  assert.match(String(err.cause), '/srv/app');
+  const { body } = renderError(err, 'openai', 'req-1');
+  assert.equal(body, { error: { message: 'slotkeeper: internal error (request req-1)', type: 'server_error', code: 'internal_error' } });
+  // Even a SlotkeeperError built with internal text renders the fixed message.
+  const direct = renderError(new SlotkeeperError('internal_error', 'ENOENT /home/me/.cache'), 'anthropic');
+  assert.equal(direct.body, { type: 'error', error: { type: 'api_error', message: 'slotkeeper: internal error' } });
+});
+
 worker.run();

@@ -105,3 +105,61 @@ workers('an aborted signal rejects the task', async () => {
 });
 
 workers.run();
+
+// ---- a catastrophic rule (issue #16): the deadline frees the worker, the queue is bounded ----
+
+const backtracking = { billingHeader: 'off' as const, billingHeaderValue: '0', rules: [
+  { name: 'trailing-a', target: 'messages' as const, pattern: '(a+)+$', flags: '', replacement: '', enabled: true },
+] };
+// 2^40 ways to split the a's before the '!' fails the match: never finishes.
+const evil = () => encode(JSON.stringify({ messages: [{ role: 'user', content: `${'a'.repeat(40)}!` }] }));
+const fine = () => encode('{"messages":[{"role":"user","content":"hello"}]}');
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (err) {
+    return (err as { code?: string }).code ?? (err as Error).name;
+  }
+}
+
+let slow: WorkerPool;
+const deadline = suite('worker-pool: analysis deadline');
+
+setup(deadline, () => {
+  slow = createWorkerPool({ minThreads: 1, maxThreads: 1, maxQueue: 1, normalize: backtracking, analysisTimeoutMs: 400 });
+});
+
+deadline.after(async () => {
+  await slow?.destroy();
+});
+
+deadline('a backtracking rule fails with analysis_timeout, and the next body is served by a new worker', async () => {
+  const started = performance.now();
+  assert.is(await codeOf(slow.analyze(evil())), 'analysis_timeout');
+  const took = performance.now() - started;
+  assert.ok(took >= 350 && took < 3000, `took ${took} ms`);
+  assert.ok(ok(await slow.analyze(fine())).promptChars > 0);
+});
+
+deadline('a client that leaves takes its queued body out at once', async () => {
+  const stuck = slow.analyze(evil());
+  const client = new AbortController();
+  const queued = slow.analyze(fine(), { signal: client.signal });
+  assert.is(slow.queueSize(), 1);
+  client.abort(Object.assign(new Error('client left'), { code: 'client_closed_request' }));
+  assert.is(await codeOf(queued), 'client_closed_request');
+  assert.is(slow.queueSize(), 0);
+  assert.is(await codeOf(stuck), 'analysis_timeout');
+});
+
+deadline('beyond the queue bound a body is refused with overloaded', async () => {
+  const stuck = slow.analyze(evil());
+  const queued = slow.analyze(fine());
+  assert.is(await codeOf(slow.analyze(fine())), 'overloaded');
+  assert.is(await codeOf(stuck), 'analysis_timeout');
+  ok(await queued);
+});
+
+deadline.run();

@@ -9,6 +9,7 @@ import { blockHashes } from './block-hash.js';
 import { type CacheKeyMaterial, type CacheKeys, type CacheKeySetup, createCacheKeys } from './cache-keys.js';
 import { canonicalPrompt, messageStarts } from './canonical.js';
 import { forwardBody } from './forward-body.js';
+import { jsonShapeProblem } from './json-shape.js';
 import { createNormalizer, defaultNormalizeConfig, type NormalizeConfig, type Normalizer, type RuleApplied } from './normalize.js';
 
 /**
@@ -125,6 +126,8 @@ export function analyzeRequest(task: AnalyzeTask, normalizer: Normalizer = worke
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       return { ok: false, code: 'invalid_request', message: 'request body must be a JSON object' };
     }
+    const problem = jsonShapeProblem(parsed);
+    if (problem !== null) return { ok: false, code: 'invalid_json', message: problem };
     const client = parsed as Record<string, unknown>;
     // Before anything reads the body: what is hashed and read must be what is forwarded.
     const normalized = normalizer.normalize(client, task.route, task.samples === true);

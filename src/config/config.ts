@@ -98,6 +98,15 @@ export interface Config {
   defaultModel: string | null;
   /** Required for a non-loopback host; checked against `Authorization: Bearer` or `x-api-key`. */
   authToken: string | null;
+  /**
+   * Lets a client use the administrative upstream routes (slot actions, POST /props, model
+   * loading; src/admin-routes.ts); null: nobody may. From the environment or file, never a flag.
+   */
+  adminToken: string | null;
+  /** Host names accepted in the Host header beside loopback ones (a reverse proxy's), src/request-guard.ts. */
+  allowedHosts: string[];
+  /** Origins of web pages allowed to call the gateway. */
+  allowedOrigins: string[];
   limits: {
     /** Largest request body, bytes (413 beyond). */
     bodyBytes: number;
@@ -111,6 +120,18 @@ export interface Config {
     upstreamIdleTimeoutMs: number;
     /** Largest non-streamed upstream answer translated for /v1/messages, bytes (502 beyond). */
     translatedResponseBytes: number;
+    /** Longest analysis of one body in a worker, ms (503 after; the worker is replaced). */
+    analysisTimeoutMs: number;
+    /** Bodies waiting for a worker (503 beyond). */
+    workerQueueLength: number;
+    /** A worker thread's heap limit, MiB. */
+    workerHeapMb: number;
+    /** Open client connections; more are closed at once. */
+    maxConnections: number;
+    /** Bytes of request bodies held at once, all requests together (503 beyond). */
+    bufferedBodyBytes: number;
+    /** Longest time to receive a whole request, headers and body, ms (408 after). */
+    bodyTimeoutMs: number;
   };
   queue: {
     order: QueueOrder;
@@ -189,6 +210,9 @@ export function withDefaults(partial: PartialConfig = {}): Config {
     aliases: partial.aliases ?? {},
     defaultModel: partial.defaultModel ?? null,
     authToken: partial.authToken ?? null,
+    adminToken: partial.adminToken ?? null,
+    allowedHosts: partial.allowedHosts ?? [],
+    allowedOrigins: partial.allowedOrigins ?? [],
     limits: {
       bodyBytes: defaults.bodyLimitBytes,
       queueLength: defaults.queueLength,
@@ -196,6 +220,12 @@ export function withDefaults(partial: PartialConfig = {}): Config {
       upstreamHeadersTimeoutMs: defaults.upstreamHeadersTimeoutMs,
       upstreamIdleTimeoutMs: defaults.upstreamIdleTimeoutMs,
       translatedResponseBytes: defaults.translatedResponseBytes,
+      analysisTimeoutMs: defaults.analysisTimeoutMs,
+      workerQueueLength: defaults.workerQueueLength,
+      workerHeapMb: defaults.workerHeapMb,
+      maxConnections: defaults.maxConnections,
+      bufferedBodyBytes: defaults.bufferedBodyBytes,
+      bodyTimeoutMs: defaults.bodyTimeoutMs,
       ...partial.limits,
     },
     queue: { order: defaults.queueOrder, agingMsPerSecond: defaults.agingMsPerSecond, ...partial.queue },

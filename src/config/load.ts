@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { extname, join } from 'node:path';
 import { parseDocument } from 'yaml';
+import { nestedQuantifier } from '../../workers/nested-quantifier.js';
 import { BILLING_RULE, compilePattern } from '../../workers/normalize.js';
 import { defaults } from '../defaults.js';
 import {
@@ -56,6 +57,7 @@ export const envVars = {
   port: 'SLOTKEEPER_PORT',
   upstreams: 'SLOTKEEPER_UPSTREAMS',
   authToken: 'SLOTKEEPER_AUTH_TOKEN',
+  adminToken: 'SLOTKEEPER_ADMIN_TOKEN',
   defaultModel: 'SLOTKEEPER_DEFAULT_MODEL',
   /** Where the response cache's directory goes by default (`$XDG_CACHE_HOME/slotkeeper/responses`). */
   cacheHome: 'XDG_CACHE_HOME',
@@ -133,6 +135,8 @@ function environmentSource(env: (name: string) => string | undefined): PartialCo
   }
   const token = env(envVars.authToken);
   if (token !== undefined) out.authToken = secret(token, at(envVars.authToken, 'authToken'));
+  const admin = env(envVars.adminToken);
+  if (admin !== undefined) out.adminToken = secret(admin, at(envVars.adminToken, 'adminToken'));
   const model = env(envVars.defaultModel);
   if (model !== undefined) out.defaultModel = nonEmptyString(model, at(envVars.defaultModel, 'defaultModel'));
   return out;
@@ -386,6 +390,26 @@ function editDistance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
+const stringList = (what: string): Check<string[]> => (value, where) => {
+  if (value === null) return [];
+  if (!Array.isArray(value)) return fail(where, `a list of ${what}`, value);
+  return value.map((item, i) => nonEmptyString(item, child(where, i)));
+};
+
+// An origin is scheme://host[:port], as browsers send it: a path or a trailing slash never matches.
+const originList: Check<string[]> = (value, where) => stringList('origins')(value, where).map((origin, i) => {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || parsed.origin === 'null' || parsed.origin !== origin.toLowerCase().replace(/\/$/, '')) {
+    return fail(child(where, i), 'an origin like https://app.example.com (scheme, host, optional port, no path)', origin);
+  }
+  return parsed.origin;
+});
+
 const anthropicMode: Check<AnthropicMode> = (value, where) =>
   value === 'translate' || value === 'passthrough' ? value : fail(where, '"translate" or "passthrough"', value);
 
@@ -427,7 +451,16 @@ function normalizeRule(value: unknown, where: At): NormalizeRuleConfig {
   } catch (err) {
     throw new ConfigError(where.origin, `${where.key}.pattern`, `${where.key}.pattern of rule "${rule.name}" is not a valid regular expression: ${messageOf(err)}`);
   }
+  refuseNestedQuantifier(rule.pattern, child(where, 'pattern'), ` of rule "${rule.name}"`);
   return rule;
+}
+
+// A backtracking pattern would pin a worker thread on a crafted message (workers/nested-quantifier.ts).
+function refuseNestedQuantifier(pattern: string, where: At, rule: string): void {
+  const nested = nestedQuantifier(pattern);
+  if (nested === null) return;
+  throw new ConfigError(where.origin, where.key,
+    `${where.key}${rule} repeats a group that itself repeats without bound (${JSON.stringify(nested)}): such patterns can take exponential time on some input; rewrite it without the nested quantifier (e.g. (a+)+ as a+)`);
 }
 
 function normalizeRuleList(value: unknown, where: At): NormalizeRuleConfig[] {
@@ -519,6 +552,7 @@ function stripRule(value: unknown, where: At): StripRuleConfig {
   } catch (err) {
     throw new ConfigError(where.origin, `${where.key}.pattern`, `${where.key}.pattern is not a valid regular expression: ${messageOf(err)}`);
   }
+  refuseNestedQuantifier(rule.pattern, child(where, 'pattern'), '');
   return rule;
 }
 
@@ -564,6 +598,9 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
     aliases: aliasMap,
     defaultModel: nullable(nonEmptyString),
     authToken: nullable(secret),
+    adminToken: nullable(secret),
+    allowedHosts: stringList('host names'),
+    allowedOrigins: originList,
     limits: section<Config['limits']>({
       bodyBytes: positiveInteger,
       queueLength: positiveInteger,
@@ -571,6 +608,12 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       upstreamHeadersTimeoutMs: milliseconds,
       upstreamIdleTimeoutMs: milliseconds,
       translatedResponseBytes: positiveInteger,
+      analysisTimeoutMs: milliseconds,
+      workerQueueLength: nonNegativeInteger,
+      workerHeapMb: integer(16, 1 << 20, 'an integer of MiB, 16 or more'),
+      maxConnections: positiveInteger,
+      bufferedBodyBytes: positiveInteger,
+      bodyTimeoutMs: milliseconds,
     }),
     queue: section<Config['queue']>({
       order: queueOrder,

@@ -21,6 +21,20 @@ export interface UpstreamCall {
   headersTimeoutMs: number;
 }
 
+/**
+ * `base` + `path` as one URL, refusing any path that would leave the upstream. `new URL(path,
+ * base)` reads a path starting with `//` as another host (issue #16: passthrough reached any host
+ * with the upstream's apiKey attached); this is asserted here so no caller can bring that back.
+ */
+export function upstreamUrl(base: string, path: string): URL {
+  const origin = new URL(base).origin;
+  const url = path.startsWith('/') && !path.startsWith('//') ? new URL(base.replace(/\/+$/, '') + path) : null;
+  if (url === null || url.origin !== origin) {
+    throw new SlotkeeperError('internal_error', `slotkeeper: refused to send a request for ${JSON.stringify(path.slice(0, 100))} to other than ${origin}`);
+  }
+  return url;
+}
+
 /** A pooled connection was closed under a request; worth one retry on a fresh connection. */
 class StaleConnection extends Error {
   readonly error: SlotkeeperError;
@@ -53,7 +67,7 @@ export class UpstreamClient {
   }
 
   private attempt(call: UpstreamCall, fresh = false): Promise<IncomingMessage> {
-    const url = new URL(call.path, call.base);
+    const url = upstreamUrl(call.base, call.path);
     const https = url.protocol === 'https:';
     // agent false: a new connection of its own, so the retry cannot meet another stale one.
     const agent = fresh ? false : this.agentFor(call.base, https);

@@ -74,16 +74,27 @@ export function effectiveSettings(config: ResponseCacheConfig, route: string, mo
  * True when a request samples, so that an identical request may rightly get another answer.
  *
  * A request is deterministic only when it says so: `temperature` ≤ 0 (llama-server then samples
- * greedily), `top_k` 1, or a fixed `seed` (llama-server seeds the slot's sampler with it; -1 and
- * 0xFFFFFFFF mean "random"). With no temperature at all it samples: the defaults are 1 for
+ * greedily), `top_k` 1, or a fixed `seed` (llama-server seeds the slot's sampler with it; see
+ * isFixedSeed for which are random). With no temperature at all it samples: the defaults are 1 for
  * OpenAI and Anthropic and 0.8 for llama-server (de3ff815ea7d, `common_params_sampling`), never 0.
  */
 export function isSampling(body: Readonly<Record<string, unknown>>): boolean {
   const { temperature, top_k: topK, seed } = body;
   if (typeof temperature === 'number' && temperature <= 0) return false;
   if (topK === 1) return false;
-  if (typeof seed === 'number' && Number.isInteger(seed) && seed >= 0 && seed !== 0xffffffff) return false;
+  if (typeof seed === 'number' && isFixedSeed(seed)) return false;
   return true;
+}
+
+/**
+ * llama-server keeps a seed's low 32 bits (it reads `seed` as uint32_t), and 0xFFFFFFFF means
+ * random: 8589934591 and -1 are random seeds, -2 a fixed one. A seed beyond 2^53 is not known
+ * exactly here (JSON.parse rounds it), so it counts as random, as does a fractional one.
+ */
+function isFixedSeed(seed: number): boolean {
+  if (!Number.isSafeInteger(seed)) return false;
+  const low32 = ((seed % 2 ** 32) + 2 ** 32) % 2 ** 32;
+  return low32 !== 0xffffffff;
 }
 
 /** Decides what the cache does with one request. */

@@ -10,7 +10,7 @@
 // synchronously on the in-memory index; file operations carry it out afterwards, serialized per
 // blob, so a blob being deleted is never confused with the same blob being written again.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import type { CacheTier } from './key.js';
@@ -324,9 +324,18 @@ export class ResponseStore {
   // ---- effects ----
 
   private async load(): Promise<void> {
-    await mkdir(join(this.dir, 'blobs'), { recursive: true });
+    // Answers hold whole conversations: only their owner may read them (0700 directories, 0600 files).
+    await mkdir(join(this.dir, 'blobs'), { recursive: true, mode: PRIVATE_DIR });
+    // Cleaning follows no link: a blobs or tmp that is a symbolic link would have its target emptied.
+    for (const sub of ['blobs', 'tmp']) {
+      const info = await lstat(join(this.dir, sub)).catch(ignoreMissing);
+      if (info !== undefined && !info.isDirectory()) {
+        throw new Error(`response cache: ${join(this.dir, sub)} is ${info.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; refusing to clean it`);
+      }
+    }
     await rm(join(this.dir, 'tmp'), { recursive: true, force: true });
-    await mkdir(join(this.dir, 'tmp'), { recursive: true });
+    await mkdir(join(this.dir, 'tmp'), { recursive: true, mode: PRIVATE_DIR });
+    for (const sub of ['', 'blobs', 'tmp']) await chmod(join(this.dir, sub), PRIVATE_DIR);
     const onDisk = new Map<string, number>();
     for (const name of await readdir(join(this.dir, 'blobs'))) {
       if (/^[0-9a-f]{64}$/.test(name)) onDisk.set(name, (await stat(this.blobPath(name))).size);
@@ -405,7 +414,7 @@ export class ResponseStore {
 
   private async atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
     const tmp = join(this.dir, 'tmp', `${randomBytes(8).toString('hex')}.tmp`);
-    await writeFile(tmp, bytes);
+    await writeFile(tmp, bytes, { mode: PRIVATE_FILE });
     await rename(tmp, path);
   }
 
@@ -431,6 +440,9 @@ export class ResponseStore {
     return join(this.dir, 'blobs', name);
   }
 }
+
+const PRIVATE_DIR = 0o700;
+const PRIVATE_FILE = 0o600;
 
 function ignoreMissing(err: NodeJS.ErrnoException): void {
   if (err.code !== 'ENOENT') throw err;

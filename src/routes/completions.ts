@@ -42,10 +42,10 @@ const LABELS = { chat: 'chat_completions', completions: 'completions', messages:
 /** Handles one completions request end to end. */
 export async function handleCompletions(route: CompletionsRoute, ctx: RequestContext, deps: CompletionsDeps, declaredLength: number | undefined): Promise<void> {
   const { config, metrics } = deps;
-  const body = await readBody(ctx.req, { limitBytes: config.limits.bodyBytes, declaredLength });
+  const body = await readBody(ctx.req, { limitBytes: config.limits.bodyBytes, declaredLength, hold: ctx.hold });
   const analysisStarted = performance.now();
   const analysis = await deps.pool.analyze(body, {
-    route, blockChars: config.scheduler.blockChars, samples: config.verbose, cacheKeys: deps.cache.active,
+    route, blockChars: config.scheduler.blockChars, samples: config.verbose, cacheKeys: deps.cache.active, signal: ctx.signal,
   });
   metrics.workerTask.observe((performance.now() - analysisStarted) / 1000);
   if (!analysis.ok) throw errorFromWorker(analysis);

@@ -1,7 +1,9 @@
 // What every route handler gets: the request, the response, and the request's own state.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Config } from '../config/config.js';
+import type { BodyHold } from '../body-limit.js';
 import type { Metrics } from '../metrics.js';
+import type { RequestTarget } from '../request-target.js';
 import type { UpstreamClient } from '../proxy/upstream-client.js';
 import type { RoutableUpstream } from '../router.js';
 
@@ -27,6 +29,10 @@ export interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
   id: string;
+  /** The request's target, normalised and checked to be a path of this gateway (src/request-target.ts). */
+  target: RequestTarget;
+  /** The request's share of the buffered-body budget; released when the response closes. */
+  hold?: BodyHold;
   /** When the request arrived (performance.now ms). */
   receivedMs: number;
   /** Aborted when the client goes away before its response is complete. */
@@ -44,9 +50,9 @@ export function upstreamHeaders(ctx: RequestContext, upstream: RouteUpstream, co
   }
   if (upstream.apiKey != null) {
     headers.authorization = `Bearer ${upstream.apiKey}`;
-  } else if (config.authToken === null) {
-    // Without gateway auth the client's own credentials are meant for llama-server (--api-key).
-    // With it they are the gateway's token (AUTH_HEADERS in src/auth.ts), never sent on.
+  } else if (config.authToken === null && config.adminToken === null) {
+    // Without gateway credentials the client's own are meant for llama-server (--api-key).
+    // With them they may be the gateway's token or its admin token (src/auth.ts), never sent on.
     if (h.authorization !== undefined) headers.authorization = h.authorization;
     if (h['x-api-key'] !== undefined) headers['x-api-key'] = h['x-api-key'];
   }

@@ -27,9 +27,9 @@ export function createCountTokens(deps: CountTokensDeps): (ctx: RequestContext, 
   let next = 0;
   return async (ctx, declaredLength) => {
     const { config } = deps;
-    const body = await readBody(ctx.req, { limitBytes: config.limits.bodyBytes, declaredLength });
+    const body = await readBody(ctx.req, { limitBytes: config.limits.bodyBytes, declaredLength, hold: ctx.hold });
     const analysis = await deps.pool.analyze(body, {
-      route: 'count_tokens', blockChars: config.scheduler.blockChars, samples: config.verbose, cacheKeys: deps.cache.active,
+      route: 'count_tokens', blockChars: config.scheduler.blockChars, samples: config.verbose, cacheKeys: deps.cache.active, signal: ctx.signal,
     });
     if (!analysis.ok) throw errorFromWorker(analysis);
     recordNormalization(ctx, deps, analysis.normalized);

@@ -21,15 +21,14 @@ export function createPassthrough(deps: RouteDeps): PassthroughHandler {
 }
 
 async function forward(ctx: RequestContext, deps: RouteDeps, declaredLength: number | undefined, turn: () => number): Promise<void> {
-  const { req } = ctx;
-  const url = new URL(req.url ?? '/', 'http://gateway');
+  const { req, target } = ctx;
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-  const body = hasBody ? new Uint8Array(await readBody(req, { limitBytes: deps.config.limits.bodyBytes, declaredLength })) : undefined;
-  const model = url.searchParams.get('model') ?? (body ? modelOf(body) : null);
+  const body = hasBody ? new Uint8Array(await readBody(req, { limitBytes: deps.config.limits.bodyBytes, declaredLength, hold: ctx.hold })) : undefined;
+  const model = new URLSearchParams(target.search).get('model') ?? (body ? modelOf(body) : null);
   const { model: resolved, upstreams } = deps.fleet.resolveModel(model);
   ctx.model = resolved;
   const { complete } = await sendAndRelay(ctx, deps, upstreams[turn() % upstreams.length]!,
-    { path: url.pathname + url.search, method: req.method ?? 'GET', body }, { signal: ctx.signal, sink: clientSink(ctx.res) });
+    { path: target.path + target.search, method: req.method ?? 'GET', body }, { signal: ctx.signal, sink: clientSink(ctx.res) });
   // The body was cut: so is the client's, which is the only way left to say so mid-body.
   if (!complete) ctx.res.destroy();
 }

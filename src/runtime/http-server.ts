@@ -10,6 +10,11 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 export interface ListenOptions {
   host: string;
   port: number;
+  /**
+   * Bounds on what clients can make the server hold: open connections, and the time to receive
+   * a whole request (Node's default is 300 s, during which a stalled body stays buffered).
+   */
+  limits?: { maxConnections: number; bodyTimeoutMs: number };
   /** Told when a handler throws instead of answering: a bug, since handlers render their errors. */
   onError?: (err: unknown) => void;
 }
@@ -26,7 +31,16 @@ export interface RunningServer {
 
 /** Starts an HTTP server for `handler` and resolves once it is listening. */
 export function listen(handler: RequestHandler, options: ListenOptions): Promise<RunningServer> {
-  const server = createServer((req, res) => {
+  const limits = options.limits;
+  // Node checks request timeouts every connectionsCheckingInterval (30 s by default): a check at
+  // least twice per timeout keeps the bound near what is configured.
+  const serverOptions = limits ? {
+    requestTimeout: limits.bodyTimeoutMs,
+    // Node requires headersTimeout <= requestTimeout; its default is 60 s.
+    headersTimeout: Math.min(60_000, limits.bodyTimeoutMs),
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(limits.bodyTimeoutMs / 2))),
+  } : {};
+  const server = createServer(serverOptions, (req, res) => {
     // The handler renders its own errors; reaching here means it could not, so the only honest
     // thing left is to drop the connection rather than leave the client waiting.
     Promise.resolve()
@@ -36,6 +50,8 @@ export function listen(handler: RequestHandler, options: ListenOptions): Promise
         options.onError?.(err);
       });
   });
+  // Connections past the limit are closed as they arrive.
+  if (limits) server.maxConnections = limits.maxConnections;
 
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);

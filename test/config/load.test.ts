@@ -379,3 +379,45 @@ example('says the defaults truthfully', () => {
 });
 
 example.run();
+
+// ---- security settings (issue #16) ----
+
+const security = suite('loadConfig: admin token, allowed hosts and origins, limits');
+
+security('the admin token comes from the environment or the file, never echoed', () => {
+  assert.is(load({ upstream: [upstream] }).adminToken, null);
+  assert.is(load({ upstream: [upstream] }, { SLOTKEEPER_ADMIN_TOKEN: 'adm' }).adminToken, 'adm');
+  assert.is(load({ config: 'a.yaml', upstream: [upstream] }, {}, { 'a.yaml': 'adminToken: adm2\n' }).adminToken, 'adm2');
+  const err = configError(() => load({ upstream: [upstream] }, { SLOTKEEPER_ADMIN_TOKEN: 'has space' }), 'adminToken', /^SLOTKEEPER_ADMIN_TOKEN: /);
+  assert.not.match(err.message, 'has space');
+});
+
+security('allowedOrigins are origins; allowedHosts are names', () => {
+  const files = { 'o.yaml': 'allowedOrigins: [https://app.example, "http://localhost:3000"]\nallowedHosts: [proxy.lan]\n' };
+  const config = load({ config: 'o.yaml', upstream: [upstream] }, {}, files);
+  assert.equal(config.allowedOrigins, ['https://app.example', 'http://localhost:3000']);
+  assert.equal(config.allowedHosts, ['proxy.lan']);
+  configError(() => load({ config: 'p.yaml', upstream: [upstream] }, {}, { 'p.yaml': 'allowedOrigins: [https://app.example/path]\n' }), 'allowedOrigins[0]', /an origin like/);
+  configError(() => load({ config: 'p.yaml', upstream: [upstream] }, {}, { 'p.yaml': 'allowedHosts: proxy.lan\n' }), 'allowedHosts', /a list of host names/);
+});
+
+security('the new limits are validated by key', () => {
+  const files = { 'l.yaml': 'limits:\n  analysisTimeoutMs: 500\n  maxConnections: 10\n  bufferedBodyBytes: 1000\n  bodyTimeoutMs: 2000\n  workerQueueLength: 0\n  workerHeapMb: 64\n' };
+  const { limits } = load({ config: 'l.yaml', upstream: [upstream] }, {}, files);
+  assert.equal([limits.analysisTimeoutMs, limits.maxConnections, limits.bufferedBodyBytes, limits.bodyTimeoutMs, limits.workerQueueLength, limits.workerHeapMb], [500, 10, 1000, 2000, 0, 64]);
+  configError(() => load({ config: 'm.yaml', upstream: [upstream] }, {}, { 'm.yaml': 'limits:\n  bodyTimeoutMs: 0\n' }), 'limits.bodyTimeoutMs');
+  configError(() => load({ config: 'm.yaml', upstream: [upstream] }, {}, { 'm.yaml': 'limits:\n  workerHeapMb: 1\n' }), 'limits.workerHeapMb');
+});
+
+security.run();
+
+const catastrophic = suite('loadConfig: catastrophic patterns');
+
+catastrophic('a normalization or strip rule with a nested quantifier is refused, naming the rule', () => {
+  const rules = 'normalize:\n  rules:\n    - name: dates\n      target: system\n      pattern: "(a+)+$"\n';
+  configError(() => load({ config: 'r.yaml', upstream: [upstream] }, {}, { 'r.yaml': rules }), 'normalize.rules[0].pattern', /rule "dates"/, /\(a\+\)\+/, /exponential/);
+  const strip = 'responseCache:\n  stripRules:\n    - pattern: "(\\\\s*x)*y"\n';
+  configError(() => load({ config: 's.yaml', upstream: [upstream] }, {}, { 's.yaml': strip }), 'responseCache.stripRules[0].pattern', /exponential/);
+});
+
+catastrophic.run();

@@ -27,6 +27,11 @@ test('isSampling: no temperature samples (defaults are 1 and 0.8, never 0)', () 
   assert.ok(isSampling({ temperature: 1, seed: -1 }), '-1 is a random seed');
   assert.ok(isSampling({ seed: 0xffffffff }), 'LLAMA_DEFAULT_SEED is a random seed');
   assert.ok(isSampling({ seed: 1.5 }));
+  // llama-server keeps the low 32 bits (issue #16): these are LLAMA_DEFAULT_SEED too.
+  assert.ok(isSampling({ seed: 8589934591 }), '2^33-1 is 0xFFFFFFFF to llama-server');
+  assert.ok(isSampling({ seed: 2 ** 53 + 2 }), 'beyond 2^53 the seed is not known exactly');
+  assert.not.ok(isSampling({ seed: 2 ** 32 + 5 }));
+  assert.not.ok(isSampling({ seed: -2 }), '-2 is 0xFFFFFFFE, a fixed seed');
   assert.not.ok(isSampling({ top_k: 1 }));
   assert.ok(isSampling({ temperature: '0' }), 'a string is not a temperature llama-server reads as 0');
 });

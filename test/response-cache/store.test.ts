@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -192,6 +192,28 @@ test('the memory tier serves recent answers without reading their file, and forg
   const cold = await open({ memoryBytes: 100 });
   assert.is((await cold.get('big'))?.response.body.length, 200);
   await cold.close();
+});
+
+test('answers are private to their owner: 0600 files in 0700 directories', async () => {
+  const store = await open();
+  assert.ok(await store.put(exact('k'), response('a whole conversation'), meta));
+  await store.close();
+  for (const dir of [ctx.dir, join(ctx.dir, 'blobs'), join(ctx.dir, 'tmp')]) assert.is(statSync(dir).mode & 0o777, 0o700, dir);
+  for (const name of blobs()) assert.is(statSync(join(ctx.dir, 'blobs', name)).mode & 0o777, 0o600, name);
+});
+
+test('a blobs directory that is a symbolic link is refused, and its target left alone', async () => {
+  const target = mkdtempSync(join(tmpdir(), 'slotkeeper-victim-'));
+  try {
+    writeFileSync(join(target, 'precious.txt'), 'keep me');
+    symlinkSync(target, join(ctx.dir, 'blobs'));
+    let refused: unknown;
+    await open().then((store) => store.close(), (err: unknown) => (refused = err));
+    assert.match(String(refused), /symbolic link/);
+    assert.equal(readdirSync(target), ['precious.txt']);
+  } finally {
+    rmSync(target, { recursive: true, force: true });
+  }
 });
 
 test.run();
