@@ -164,7 +164,7 @@ health('a stalled worker pool makes /health 503', async () => {
   const app = createApp({
     config, metrics, ids: createRequestIds(), pool, client: new UpstreamClient(),
     cache: await ResponseCache.open(config.responseCache, { metrics }),
-    router: new Router({ config, metrics, now: () => 0, leases: { acquire: () => Promise.reject(new Error('unused')), isBusy: () => false, waitingFor: () => 0 } }),
+    router: new Router({ config, metrics, now: () => 0, leases: { acquire: () => Promise.reject(new Error('unused')), tryAcquire: () => null, isBusy: () => false, waitingFor: () => 0 } }),
     fleet: { resolveModel: () => { throw new Error('unused'); }, reportFailure: () => {}, modelList: () => ({}) },
     authorized: () => true,
   });
