@@ -48,7 +48,7 @@ const sharedPrefixScenario: Scenario<sharedPrefix.SharedPrefixParams> = {
 const fleetScenario: Scenario<fleet.FleetParams> = {
   generate: fleet.generate,
   quick: {},
-  full: { customers: 4, usersPerCustomer: 3, documentTokens: 2000, turns: 4 },
+  full: { customers: 4, usersPerCustomer: 4, documentTokens: 2500, turns: 4 },
   description: "customers' users behind their customer's document, non-streamed, meant for 2 servers × 2 slots of one thread each",
 };
 

@@ -138,7 +138,7 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
       slotIds: slots?.ids ?? props.slotIds,
       nCtx: slots?.nCtx ?? props.nCtx ?? models.nCtx,
       sleeping: props.sleeping,
-      modelPath: props.modelPath,
+      ...(props.modelPath !== null ? { modelPath: props.modelPath } : {}),
     };
   } catch (err) {
     if (options.signal?.aborted) return { ok: false, kind: 'aborted', error: 'probe aborted' };

@@ -184,7 +184,9 @@ export class KvTier {
   copyable(u: TierUpstream, model: string): boolean {
     if (!this.deps.config.kv.enabled) return false;
     const store = this.store(u.id);
-    if (store.capability?.generation !== u.generation) void this.enabled(store, u, this.target(u, model));
+    // A server given a save directory is asked at once, so the first wave of requests can copy;
+    // others are asked only when there is something to save, as before (no extra calls).
+    if (store.capability?.generation !== u.generation && store.dir !== null) void this.enabled(store, u, this.target(u, model));
     return store.capability?.generation === u.generation && store.capability.known === true;
   }
 

@@ -12,7 +12,7 @@ const names = Object.keys(scenarios);
 const index = suite('generators');
 
 index('registers the four scenarios with presets and a description', () => {
-  assert.equal(names, ['team', 'agent', 'shared-prefix', 'rerun']);
+  assert.equal(names, ['team', 'agent', 'shared-prefix', 'rerun', 'fleet']);
   for (const scenario of Object.values(scenarios)) {
     assert.type(scenario.generate, 'function');
     assert.type(scenario.quick, 'object');
@@ -33,7 +33,7 @@ index('generateScenario applies the preset, then overrides; full and the default
 });
 
 index('unknown names and parameters fail with their names', () => {
-  assert.throws(() => generateScenario('chat'), /unknown scenario "chat" \(known: team, agent, shared-prefix, rerun\)/);
+  assert.throws(() => generateScenario('chat'), /unknown scenario "chat" \(known: team, agent, shared-prefix, rerun, fleet\)/);
   assert.throws(() => generateScenario('team', { overrides: { userz: 2 } }), /team\.userz: unknown parameter/);
 });
 
