@@ -301,13 +301,13 @@ export class KvTier {
     const lineage = store.index.lineageOf(model, content.chain);
     const file = lineage?.file ?? this.newFileName(store, model, content.chain);
     if (file === null || store.inUse.has(file)) return false;
-    // Asked only when there is something to do, so servers without the tier see no extra calls.
-    if (!(await this.enabled(store, u, target, signal))) return false;
-    if (store.inUse.has(file)) return false;
+    // Taken before any await, so a save starting meanwhile picks another name.
     store.inUse.add(file);
-    const started = performance.now();
     const { metrics } = this.deps;
     try {
+      // Asked only when there is something to do, so servers without the tier see no extra calls.
+      if (!(await this.enabled(store, u, target, signal))) return false;
+      const started = performance.now();
       const r = await this.actions.save(target, slot, file, signal);
       metrics.actionSeconds.observe({ action: 'save' }, (performance.now() - started) / 1000);
       metrics.saves.inc({ result: 'ok' });
@@ -381,14 +381,18 @@ export class KvTier {
    * A name for a new lineage: its chain hash where GC keeps the directory bounded; without local
    * access, a position in the model's ring of `kv.ringSize` names, the least recently used one
    * when all are taken, so the server's disk use stays bounded. Null when every name is busy.
+   * A name being saved or restored counts as taken: a save in flight is not indexed until it
+   * ends, and slots overwritten at once (4 slots, 8 users) would otherwise all pick the same free
+   * name, and all but one skip their save.
    */
   private newFileName(store: Store, model: string, chain: Chain): string | null {
     const m = modelHash(model);
     if (store.dir !== null) return entryFileName(store.server, m, chainHash(chain));
-    const taken = new Set<string>();
-    for (const e of store.index.entries()) if (e.model === model) taken.add(parseEntryFileName(e.file)?.lineage ?? '');
+    const taken = new Set(store.inUse);
+    for (const e of store.index.entries()) if (e.model === model) taken.add(e.file);
     for (let i = 0; i < this.deps.config.kv.ringSize; i++) {
-      if (!taken.has(ringLineage(i))) return entryFileName(store.server, m, ringLineage(i));
+      const name = entryFileName(store.server, m, ringLineage(i));
+      if (!taken.has(name)) return name;
     }
     const oldest = store.index.entries().find((e) => e.model === model && !store.inUse.has(e.file));
     if (oldest === undefined) return null;

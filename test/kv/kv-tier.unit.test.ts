@@ -176,6 +176,19 @@ test('without slotSaveDir: a ring of kv.ringSize names per model, the least rece
   await r.tier.close();
 });
 
+test('blind: saves in flight at once take different ring names, and each is restored later', async () => {
+  fake.options.dir = null;
+  const r = rig([{ url: fake.url }]);
+  const u = up(0, fake.url);
+  // Two slots overwritten at the same moment: both saves are in flight before either is indexed.
+  await Promise.all([1, 2].map((seed, slot) => r.tier.beforeRun({ ...situation(u, chain(seed), chain(seed + 100)), slot })));
+  const names = fake.actions('save').map((q) => String(q.body.filename));
+  assert.is(names.length, 2, 'both conversations saved');
+  assert.is(new Set(names).size, 2, names.join(' '));
+  for (const seed of [1, 2]) assert.ok(await r.tier.beforeRun(situation(u, null, chain(seed))) !== null, `conversation ${seed} restored`);
+  await r.tier.close();
+});
+
 // ---- a shared directory ----
 
 test('two upstreams sharing a directory keep an index each, and a restart restores from both', async () => {
