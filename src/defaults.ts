@@ -64,6 +64,8 @@ export const defaults = {
   kvMaxAgeMs: 7 * 24 * 3_600_000,
   /** Blind servers: 16 files of a few GB at most. */
   kvRingSize: 16,
+  /** A server on this host tells its directory by its command line; a probe save proves it. */
+  kvDetectSaveDir: true,
   /** Three restores in a row without reuse: the model cannot reuse a restored state (llama.cpp #25913). */
   kvUnverifiedRestoreLimit: 3,
   /** A save of a 60k-token context of a large model writes GBs; that takes seconds, not minutes. */

@@ -109,6 +109,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     // A first probe, so the first requests find the fleet known; failures leave servers draining.
     await fleet.start();
     server = await listen(app, { host: config.host, port: config.port, onError: (err) => options.onError?.(err, undefined) });
+    // Each upstream's disk-tier mode, found and logged in the background; requests wait for it.
+    void kv?.start(fleet.upstreams);
     idleSaver?.start();
   } catch (err) {
     await idleSaver?.close();

@@ -154,6 +154,11 @@ export interface Config {
     maxAgeMs: number;
     /** File names per server when its directory is not local: disk use stays bounded anyway. */
     ringSize: number;
+    /**
+     * Look for the --slot-save-path of an upstream without slotSaveDir on this host (its command
+     * line in /proc, verified by a tiny save under a unique name); false: such upstreams work blind.
+     */
+    detectSaveDir: boolean;
     /** Restores in a row whose next response shows no reuse before restores stop on that server and model. */
     unverifiedRestoreLimit: number;
     /** Longest wait for one save or restore, ms. */
@@ -221,6 +226,7 @@ export function withDefaults(partial: PartialConfig = {}): Config {
       maxBytesPerModel: defaults.kvMaxBytesPerModel,
       maxAgeMs: defaults.kvMaxAgeMs,
       ringSize: defaults.kvRingSize,
+      detectSaveDir: defaults.kvDetectSaveDir,
       unverifiedRestoreLimit: defaults.kvUnverifiedRestoreLimit,
       actionTimeoutMs: defaults.kvActionTimeoutMs,
       saveIdleSeconds: defaults.kvSaveIdleSeconds,

@@ -16,6 +16,7 @@ import { DiskStore } from './disk-store.js';
 import { chainHash, entryFileName, modelHash, parseEntryFileName, parseIndexFileName, ringLineage, serverHash } from './file-name.js';
 import { planGc } from './gc-plan.js';
 import { RestoreTrust } from './restore-trust.js';
+import { locateProbe, probeFileName, saveDirCandidates, writableDir } from './save-dir-finder.js';
 import { type SavedEntry, SavedIndex } from './saved-index.js';
 import { type ActionTarget, KvActionError, SlotActions } from './slot-actions.js';
 
@@ -76,6 +77,12 @@ export interface HotSlot {
   promptTokensPerMs: number;
 }
 
+/** An upstream as the gateway knows it at start: the tier names its mode for each. */
+export interface StartingUpstream extends TierUpstream {
+  /** The models it serves (the first one addresses slot actions). */
+  readonly models: readonly string[];
+}
+
 /** Dependencies, injected. */
 export interface KvTierDeps {
   config: Config;
@@ -84,7 +91,19 @@ export interface KvTierDeps {
   now: () => number;
   log: (line: string) => void;
   fetch?: typeof fetch;
+  /** Slot-save directories of this host's processes (default: save-dir-finder.ts, from /proc). */
+  saveDirCandidates?: () => Promise<string[]>;
 }
+
+/**
+ * How a store came to its directory, or why it has none: told (upstreams[].slotSaveDir), found
+ * on this host (the server's --slot-save-path, proved by a probe save), blind, or not decided yet
+ * (the search runs once slot actions are known to work there).
+ */
+type Place = { kind: 'told' } | { kind: 'found' } | { kind: 'blind'; why: string } | { kind: 'pending' };
+
+/** What a server answered to the capability probe. */
+type Capability = 'on' | 'off' | 'unreachable';
 
 /** A local slot-save directory and the stores of this gateway whose index is loaded from it. */
 interface Directory {
@@ -105,7 +124,13 @@ interface Store {
   /** A save has measured the rates' bytesPerToken. */
   measured: boolean;
   ready: Promise<void>;
-  capability: { generation: number; enabled: Promise<boolean> } | null;
+  place: Place;
+  /** The directory search running now. */
+  finding: Promise<void> | null;
+  /** The mode line was logged; later capability answers are logged when they change. */
+  announced: boolean;
+  lastCapability: Capability | null;
+  capability: { generation: number; enabled: Promise<Capability> } | null;
   persisting: Promise<void>;
   /** The server generation restores were last judged under (null: none yet). */
   generation: number | null;
@@ -141,6 +166,29 @@ export class KvTier {
       await this.save(store, s.upstream, target, s.slot, s.content, s.idleMs, s.promptTokensPerMs, s.signal, s.keptTokens);
     }
     return this.restore(store, s.upstream, target, s);
+  }
+
+  /**
+   * At gateway start: settles each upstream's mode, finding the directory of a plain llama-server
+   * on this host when it was not told, and logs one line per upstream (indexed in which
+   * directory, blind and why, or off). Requests meanwhile wait for it. Never rejects.
+   */
+  async start(upstreams: readonly StartingUpstream[]): Promise<void> {
+    if (!this.deps.config.kv.enabled) return;
+    await Promise.all(upstreams.map(async (u) => {
+      const store = this.store(u.id);
+      const target = this.target(u, u.models[0] ?? '');
+      if (target.kind !== 'llama-server') {
+        // Any slot call names a model, and on llama-swap it would load that model: asked on first use.
+        await store.ready;
+        this.announce(store, u, null);
+        return;
+      }
+      const settled = store.ready.then(() => this.prepare(store, u, target)).then(() => undefined);
+      store.ready = settled;
+      await settled;
+      if (!store.announced) this.deps.log(`kv: upstream ${u.id} (${u.url}): disk tier mode not known yet (the server did not answer); decided when first needed`);
+    }));
   }
 
   /** The response after a restore reported `cacheN` reused tokens. */
@@ -182,8 +230,9 @@ export class KvTier {
     return total;
   }
 
-  /** Waits for garbage collections and index writes in flight. */
+  /** Waits for directory searches, garbage collections and index writes in flight. */
   async close(): Promise<void> {
+    await Promise.all([...this.stores.values()].map((s) => s.finding));
     await Promise.all([...this.directories.values()].map((d) => d.collecting));
     await Promise.all([...this.stores.values()].map((s) => s.persisting));
   }
@@ -204,12 +253,93 @@ export class KvTier {
     store = {
       key, server: serverHash(key), dir: cfg?.slotSaveDir ? this.directory(cfg.slotSaveDir) : null,
       index: new SavedIndex(this.deps.config.kv.maxEntries),
-      inUse: new Set(), rates: { ...defaults.kvInitialRates }, measured: false, ready: Promise.resolve(), capability: null,
+      inUse: new Set(), rates: { ...defaults.kvInitialRates }, measured: false, ready: Promise.resolve(),
+      place: this.initialPlace(cfg), finding: null, announced: false, lastCapability: null, capability: null,
       persisting: Promise.resolve(), generation: null,
     };
     store.ready = this.load(store);
     this.stores.set(id, store);
     return store;
+  }
+
+  private initialPlace(cfg: UpstreamConfig | undefined): Place {
+    if (cfg?.slotSaveDir) return { kind: 'told' };
+    if (!this.deps.config.kv.detectSaveDir) return { kind: 'blind', why: 'not told its directory, and kv.detectSaveDir is off' };
+    const kind = cfg?.kind ?? 'llama-server';
+    if (kind !== 'llama-server') return { kind: 'blind', why: `not told its directory; a ${kind} upstream's models each have their own server` };
+    return { kind: 'pending' };
+  }
+
+  /**
+   * Before a save or restore: whether slot actions work on the server, and, the first time they
+   * do, where its directory is (when the store may search for it). Never rejects.
+   */
+  private async prepare(store: Store, u: TierUpstream, target: ActionTarget, signal?: AbortSignal): Promise<boolean> {
+    const capability = await this.capability(store, u, target, signal);
+    if (capability === 'on' && store.place.kind === 'pending') {
+      store.finding ??= this.find(store, target).catch((err: unknown) => {
+        store.place = { kind: 'blind', why: `the search for its directory failed: ${message(err)}` };
+      }).finally(() => {
+        store.finding = null;
+      });
+      await store.finding;
+    }
+    if (capability === 'off' || (capability === 'on' && store.place.kind !== 'pending')) this.announce(store, u, capability === 'on');
+    return capability === 'on';
+  }
+
+  /**
+   * Looks for the server's directory among this host's processes' --slot-save-path: the server
+   * saves its emptiest idle slot under a unique name, and the candidate that holds that file is
+   * the one (the file is deleted there). Not found: blind. Unreachable: asked again next time.
+   */
+  private async find(store: Store, target: ActionTarget): Promise<void> {
+    const blind = (why: string) => {
+      store.place = { kind: 'blind', why };
+    };
+    const candidates = await (this.deps.saveDirCandidates ?? saveDirCandidates)();
+    if (candidates.length === 0) return blind('not told its directory, and no process on this host runs with --slot-save-path: the server is elsewhere, in a container, or hidden from this user');
+    const timeoutMs = this.deps.config.fleet.probeTimeoutMs;
+    const sizes = await this.actions.sizes(target, timeoutMs).catch(() => null);
+    // An empty slot saves in a few hundred bytes; a busy one would defer the save until it is idle.
+    const slot = sizes?.filter((s) => !s.processing).sort((a, b) => a.tokens - b.tokens)[0]?.id ?? sizes?.[0]?.id ?? 0;
+    const name = probeFileName();
+    try {
+      await this.actions.save(target, slot, name);
+    } catch (err) {
+      if (err instanceof KvActionError && err.code === 'unreachable') return;
+      return blind(`not told its directory, and its probe save failed: ${message(err)}`);
+    }
+    const found = await locateProbe(name, candidates);
+    if (found === null) {
+      return blind(`not told its directory, and its probe save ${name} appeared in none of the ${candidates.length} --slot-save-path directories on this host (it stays in the server's own: delete it there)`);
+    }
+    if (!(await writableDir(found))) return blind(`its --slot-save-path is ${found} here, where this process may not write (the probe file stays there)`);
+    store.dir = this.directory(found);
+    store.place = { kind: 'found' };
+    await this.load(store);
+  }
+
+  /** Logs the store's mode once; `on` null: slot actions not asked yet (multi-model upstreams). */
+  private announce(store: Store, u: TierUpstream, on: boolean | null): void {
+    if (store.announced) return;
+    store.announced = true;
+    const { ringSize } = this.deps.config.kv;
+    const head = `kv: upstream ${u.id} (${u.url}): disk tier`;
+    if (on === false) {
+      this.deps.log(`${head} off: the server has no slot save/restore (no --slot-save-path); start llama-server with --slot-save-path DIR to keep conversations that leave a slot`);
+      return;
+    }
+    const later = on === null ? '; slot actions are asked per model when first needed' : '';
+    const place = store.place;
+    if (store.dir !== null && (place.kind === 'told' || place.kind === 'found')) {
+      const how = place.kind === 'told' ? 'upstreams[].slotSaveDir' : 'found: the server\'s --slot-save-path, proved by a probe save';
+      this.deps.log(`${head} indexed in ${store.dir.disk.dir} (${how}): garbage collection, and restores after a gateway restart${later}`);
+      return;
+    }
+    const why = place.kind === 'blind' ? place.why : 'its directory cannot be read';
+    this.deps.log(`${head} blind (${why}): ${ringSize} file names per model and an index in memory, so no garbage collection and no restores after a gateway restart; `
+      + `give the server's --slot-save-path as seen here with --upstream ${u.url}=DIR or upstreams[].slotSaveDir${later}`);
   }
 
   private directory(path: string): Directory {
@@ -251,6 +381,7 @@ export class KvTier {
     } catch (err) {
       this.deps.log(`kv: ${disk.dir} cannot be read (${message(err)}); working without local access`);
       store.dir = null;
+      store.place = { kind: 'blind', why: `${disk.dir} cannot be read: ${message(err)}` };
       return;
     }
     // Only now: until its index is loaded, a GC of the directory must see this server's files as
@@ -269,16 +400,21 @@ export class KvTier {
     store.generation = u.generation;
   }
 
-  private enabled(store: Store, u: TierUpstream, target: ActionTarget, signal?: AbortSignal): Promise<boolean> {
+  private capability(store: Store, u: TierUpstream, target: ActionTarget, signal?: AbortSignal): Promise<Capability> {
     if (store.capability?.generation === u.generation) return store.capability.enabled;
-    const enabled = this.actions.supported(target, this.deps.config.fleet.probeTimeoutMs, signal).then((yes) => {
-      this.deps.log(`kv: upstream ${u.id} (${u.url}) ${yes ? 'has' : 'has no'} slot save/restore${yes ? '' : ' (no --slot-save-path): disk tier off there'}`);
-      return yes;
-    }, (err: unknown) => {
+    const enabled = this.actions.supported(target, this.deps.config.fleet.probeTimeoutMs, signal).then((yes): Capability => {
+      const answer = yes ? 'on' : 'off';
+      // The first answer is in the mode line; a restarted server that answers otherwise is news.
+      if (store.announced && store.lastCapability !== answer) {
+        this.deps.log(`kv: upstream ${u.id} (${u.url}) ${yes ? 'has' : 'has no'} slot save/restore${yes ? '' : ' (no --slot-save-path): disk tier off there'}`);
+      }
+      store.lastCapability = answer;
+      return answer;
+    }, (err: unknown): Capability => {
       // Unreachable or timed out: say no for now and ask again next time.
       store.capability = null;
       this.deps.log(`kv: upstream ${u.id}: slot actions could not be probed: ${message(err)}`);
-      return false;
+      return 'unreachable';
     });
     store.capability = { generation: u.generation, enabled };
     return enabled;
@@ -286,8 +422,16 @@ export class KvTier {
 
   /** Saves a slot when decideSave says so; true when a file was written and indexed. */
   private async save(store: Store, u: TierUpstream, target: ActionTarget, slot: number, content: SlotContent, idleMs: number, promptTokensPerMs: number, signal?: AbortSignal, keptTokens = 0): Promise<boolean> {
-    const { model } = target;
-    const decision = decideSave({
+    if (!this.worthSaving(store, target.model, content, idleMs, promptTokensPerMs, keptTokens)) return false;
+    // Asked only when there is something to do, so servers without the tier see no extra calls.
+    if (!(await this.prepare(store, u, target, signal))) return false;
+    // Again: the first prepare may have found the directory and loaded its index.
+    if (!this.worthSaving(store, target.model, content, idleMs, promptTokensPerMs, keptTokens)) return false;
+    return this.write(store, target, slot, content, signal);
+  }
+
+  private worthSaving(store: Store, model: string, content: SlotContent, idleMs: number, promptTokensPerMs: number, keptTokens: number): boolean {
+    return decideSave({
       tokens: content.tokens, keptTokens, idleMs, reuseHalfLifeMs: defaults.reuseHalfLifeMs, promptTokensPerMs,
       // The router counts prompt + generated tokens, but llama-server never decodes the last token
       // it samples, so a saved slot holds one fewer (n_saved 922 after 921 + 2, llama.cpp de3ff81).
@@ -296,8 +440,12 @@ export class KvTier {
       // Until a save has measured this server's KV bytes per token, any guess is off by 100× (a
       // small model's ~1 KB against a 30B model's ~128 KB): the first save is how it learns.
       rates: store.measured ? store.rates : { ...store.rates, bytesPerToken: 0 },
-    });
-    if (!decision.save) return false;
+    }).save;
+  }
+
+  /** Writes a slot's content to its lineage's file (or a new one) and indexes it; true when done. */
+  private async write(store: Store, target: ActionTarget, slot: number, content: SlotContent, signal?: AbortSignal): Promise<boolean> {
+    const { model } = target;
     const lineage = store.index.lineageOf(model, content.chain);
     const file = lineage?.file ?? this.newFileName(store, model, content.chain);
     if (file === null || store.inUse.has(file)) return false;
@@ -305,8 +453,6 @@ export class KvTier {
     store.inUse.add(file);
     const { metrics } = this.deps;
     try {
-      // Asked only when there is something to do, so servers without the tier see no extra calls.
-      if (!(await this.enabled(store, u, target, signal))) return false;
       const started = performance.now();
       const r = await this.actions.save(target, slot, file, signal);
       metrics.actionSeconds.observe({ action: 'save' }, (performance.now() - started) / 1000);
@@ -338,16 +484,11 @@ export class KvTier {
     const { model } = target;
     this.observeGeneration(store, u);
     if (!this.trust.allowed(store.key, model)) return null;
-    const match = store.index.best(model, s.chain);
-    if (match === null || store.inUse.has(match.entry.file)) return null;
-    const { entry } = match;
-    const matchedTokens = Math.min(match.blocks * s.tokensPerBlock, entry.tokens);
-    const decision = decideRestore({
-      promptTokens: s.promptTokens, currentReuseTokens: s.currentReuseTokens, currentMissChance: s.currentMissChance ?? 0, entryTokens: entry.tokens,
-      entryBlocks: entry.chain.length, matchedBlocks: match.blocks, matchedTokens, bytes: entry.bytes,
-      promptTokensPerMs: s.promptTokensPerMs, rates: store.rates,
-    });
-    if (!decision.restore || !(await this.enabled(store, u, target, s.signal)) || store.inUse.has(entry.file)) return null;
+    if (this.restoreChoice(store, model, s) === null || !(await this.prepare(store, u, target, s.signal))) return null;
+    // Again after the await: the index may have changed (a directory found, an entry gone).
+    const choice = this.restoreChoice(store, model, s);
+    if (choice === null) return null;
+    const { entry, match, matchedTokens } = choice;
     store.inUse.add(entry.file);
     const started = performance.now();
     const { metrics } = this.deps;
@@ -375,6 +516,20 @@ export class KvTier {
     } finally {
       store.inUse.delete(entry.file);
     }
+  }
+
+  /** The saved entry worth restoring for `s`, if any, and what it gives. */
+  private restoreChoice(store: Store, model: string, s: SlotSituation): { entry: SavedEntry; match: { blocks: number }; matchedTokens: number } | null {
+    const match = store.index.best(model, s.chain);
+    if (match === null || store.inUse.has(match.entry.file)) return null;
+    const { entry } = match;
+    const matchedTokens = Math.min(match.blocks * s.tokensPerBlock, entry.tokens);
+    const decision = decideRestore({
+      promptTokens: s.promptTokens, currentReuseTokens: s.currentReuseTokens, currentMissChance: s.currentMissChance ?? 0, entryTokens: entry.tokens,
+      entryBlocks: entry.chain.length, matchedBlocks: match.blocks, matchedTokens, bytes: entry.bytes,
+      promptTokensPerMs: s.promptTokensPerMs, rates: store.rates,
+    });
+    return decision.restore ? { entry, match, matchedTokens } : null;
   }
 
   /**

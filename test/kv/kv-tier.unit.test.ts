@@ -28,12 +28,19 @@ interface Rig {
   clock: { now: number };
 }
 
-// Wall-clock ms like the tier's real clock: files' mtimes, which orphan GC reads, are real.
-function rig(upstreams: PartialConfig['upstreams'], kv: PartialConfig['kv'] = {}, startMs = Date.now()): Rig {
+/**
+ * Wall-clock ms like the tier's real clock: files' mtimes, which orphan GC reads, are real.
+ * `candidates` stand for the slot-save directories of this host's processes (none by default,
+ * so an upstream without slotSaveDir works blind without a probe save).
+ */
+function rig(upstreams: PartialConfig['upstreams'], kv: PartialConfig['kv'] = {}, startMs = Date.now(), candidates: string[] = []): Rig {
   const metrics = createMetrics().kv;
   const lines: string[] = [];
   const clock = { now: startMs };
-  const tier = new KvTier({ config: withDefaults({ upstreams, kv }), metrics, now: () => clock.now, log: (l) => lines.push(l) });
+  const tier = new KvTier({
+    config: withDefaults({ upstreams, kv }), metrics, now: () => clock.now, log: (l) => lines.push(l),
+    saveDirCandidates: async () => candidates,
+  });
   return { tier, metrics, lines, clock };
 }
 
@@ -187,6 +194,66 @@ test('blind: saves in flight at once take different ring names, and each is rest
   assert.is(new Set(names).size, 2, names.join(' '));
   for (const seed of [1, 2]) assert.ok(await r.tier.beforeRun(situation(u, null, chain(seed))) !== null, `conversation ${seed} restored`);
   await r.tier.close();
+});
+
+// ---- finding the directory ----
+
+const starting = (id: number, url: string) => ({ ...up(id, url), models: ['m'] });
+
+test('not told its directory: a probe save into the emptiest idle slot finds it, and the tier works indexed there', async () => {
+  const other = mkdtempSync(join(tmpdir(), 'slotkeeper-kv-other-'));
+  try {
+    fake.options.slots = [{ id: 0, is_processing: false, n_prompt_tokens: 900 }, { id: 1, is_processing: true }, { id: 2, is_processing: false, n_prompt_tokens: 12 }];
+    const r = rig([{ url: fake.url }], {}, Date.now(), [other, dir]);
+    await r.tier.start([starting(0, fake.url)]);
+    const [probe] = fake.actions('save');
+    assert.ok(probe !== undefined && /^slotkeeper-probe-/.test(String(probe.body.filename)), 'a probe save');
+    assert.is(probe!.path, '/slots/2', 'the idle slot holding least');
+    assert.equal(readdirSync(dir).filter((n) => n.startsWith('slotkeeper-probe-')), [], 'the probe file is deleted');
+    assert.equal(r.lines.filter((l) => l.includes('disk tier')), [`kv: upstream 0 (${fake.url}): disk tier indexed in ${dir} (found: the server's --slot-save-path, proved by a probe save): garbage collection, and restores after a gateway restart`]);
+    await r.tier.beforeRun(situation(up(0, fake.url), chain(1), chain(2)));
+    const saved = String(fake.actions('save').at(-1)!.body.filename);
+    assert.is(parseEntryFileName(saved)?.lineage.length, 16, `a chain-hash name, not a ring's: ${saved}`);
+    await r.tier.close();
+    assert.equal(await indexOf(dir, fake.url), [saved], 'an index on disk');
+    assert.is(fake.actions('save', { probes: true }).length, 1, 'one capability probe');
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+});
+
+test('the probe save appears in none of the host\'s directories: blind, and the line says why and what to do', async () => {
+  const other = mkdtempSync(join(tmpdir(), 'slotkeeper-kv-other-'));
+  try {
+    const r = rig([{ url: fake.url }], {}, Date.now(), [other]);
+    await r.tier.start([starting(0, fake.url)]);
+    const line = r.lines.find((l) => l.includes('disk tier')) ?? '';
+    assert.match(line, /disk tier blind \(not told its directory, and its probe save slotkeeper-probe-[0-9a-f]{16}\.bin appeared in none of the 1 --slot-save-path directories/);
+    assert.ok(line.includes(`--upstream ${fake.url}=DIR or upstreams[].slotSaveDir`), line);
+    await r.tier.beforeRun(situation(up(0, fake.url), chain(1), chain(2)));
+    assert.is(parseEntryFileName(String(fake.actions('save').at(-1)!.body.filename))?.lineage, 'r0');
+    await r.tier.close();
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+});
+
+test('start: one line per upstream, told, off, or blind without a probe when no process on this host has --slot-save-path', async () => {
+  fake2.options.enabled = false;
+  const fake3 = await startFakeSlotServer({ dir: null });
+  try {
+    const r = rig([{ url: fake.url, slotSaveDir: dir }, { url: fake2.url }, { url: fake3.url }]);
+    await r.tier.start([starting(0, fake.url), starting(1, fake2.url), starting(2, fake3.url)]);
+    const lines = r.lines.filter((l) => l.includes('disk tier'));
+    assert.is(lines.length, 3, lines.join('\n'));
+    assert.ok(lines.includes(`kv: upstream 0 (${fake.url}): disk tier indexed in ${dir} (upstreams[].slotSaveDir): garbage collection, and restores after a gateway restart`), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith(`kv: upstream 1 (${fake2.url}): disk tier off: the server has no slot save/restore`)), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith(`kv: upstream 2 (${fake3.url}): disk tier blind (not told its directory, and no process on this host runs with --slot-save-path`)), lines.join('\n'));
+    assert.is(fake3.actions('save').length, 0, 'no probe save');
+    await r.tier.close();
+  } finally {
+    await fake3.close();
+  }
 });
 
 // ---- a shared directory ----
