@@ -13,6 +13,7 @@ import type { Chain } from '../prefix/chain.js';
 import type { SlotContent } from '../prefix/prefix-index.js';
 import { type TierRates, decideRestore, decideSave, restoreVerified } from './decisions.js';
 import { DiskStore } from './disk-store.js';
+import { hashFile } from './file-hash.js';
 import { chainHash, entryFileName, modelHash, parseEntryFileName, parseIndexFileName, ringLineage, serverHash } from './file-name.js';
 import { planGc } from './gc-plan.js';
 import { RestoreTrust } from './restore-trust.js';
@@ -65,6 +66,12 @@ export interface Restored {
   blocks: number;
   /** Tokens the request is expected to reuse from it. */
   expectedTokens: number;
+  /**
+   * The restore went through but the file then failed its check (the size llama-server read is
+   * not the one its save wrote): the slot was erased, so it holds nothing (`tokens` 0, an empty
+   * chain) and the request prefills in full. Nothing to verify.
+   */
+  erased?: boolean;
 }
 
 /** A slot to save on shutdown. */
@@ -132,6 +139,8 @@ interface Store {
   lastCapability: Capability | null;
   capability: { generation: number; enabled: Promise<Capability> } | null;
   persisting: Promise<void>;
+  /** Content hashes being computed after saves, by file. */
+  hashing: Map<string, Promise<void>>;
   /** The server generation restores were last judged under (null: none yet). */
   generation: number | null;
 }
@@ -193,6 +202,7 @@ export class KvTier {
 
   /** The response after a restore reported `cacheN` reused tokens. */
   verify(restored: Restored, cacheN: number): void {
+    if (restored.erased === true) return;
     const ok = restoreVerified(restored.expectedTokens, cacheN);
     this.deps.metrics.verifications.inc({ result: ok ? 'reused' : 'not_reused' });
     if (!ok) this.deps.log(`kv: restore of ${restored.file} on ${restored.store} expected ${Math.round(restored.expectedTokens)} reused tokens, the response reused ${cacheN}`);
@@ -233,6 +243,7 @@ export class KvTier {
   /** Waits for directory searches, garbage collections and index writes in flight. */
   async close(): Promise<void> {
     await Promise.all([...this.stores.values()].map((s) => s.finding));
+    await Promise.all([...this.stores.values()].flatMap((s) => [...s.hashing.values()]));
     await Promise.all([...this.directories.values()].map((d) => d.collecting));
     await Promise.all([...this.stores.values()].map((s) => s.persisting));
   }
@@ -255,7 +266,7 @@ export class KvTier {
       index: new SavedIndex(this.deps.config.kv.maxEntries),
       inUse: new Set(), rates: { ...defaults.kvInitialRates }, measured: false, ready: Promise.resolve(),
       place: this.initialPlace(cfg), finding: null, announced: false, lastCapability: null, capability: null,
-      persisting: Promise.resolve(), generation: null,
+      persisting: Promise.resolve(), hashing: new Map(), generation: null,
     };
     store.ready = this.load(store);
     this.stores.set(id, store);
@@ -368,7 +379,12 @@ export class KvTier {
       }
       // Only this server's files: another's (sharing the directory) are in its own index.
       const listing = (await disk.list()).filter((f) => parseEntryFileName(f.name)?.server === store.server);
-      const { dropped, orphans } = store.index.reconcile(listing);
+      const { dropped, resized, orphans } = store.index.reconcile(listing);
+      for (const e of resized) await this.damaged(store, e, 'size', `its file has another size than its save wrote (${e.bytes} bytes): a partial copy or another writer`);
+      // Entries of an index written before content hashes cannot be checked: never restored.
+      const unhashed = store.index.entries().filter((e) => e.sha256 === undefined);
+      for (const e of unhashed) await this.deleteFile(store, dir, e.file, 'unhashed');
+      if (unhashed.length > 0) this.deps.log(`kv: ${disk.dir}: ${unhashed.length} saved entries without a content hash (an older index) cannot be checked before a restore: deleted`);
       // Entries saved before a restart already measured this server's KV bytes per token.
       const saved = store.index.entries().filter((e) => e.tokens > 0);
       if (saved.length > 0) {
@@ -460,10 +476,12 @@ export class KvTier {
       metrics.bytes.inc({ direction: 'saved' }, r.bytes);
       if (r.tokens === 0) return false;
       const now = this.deps.now();
-      const evicted = store.index.put({
+      const entry: SavedEntry = {
         file, model, chain: content.chain, tokens: r.tokens, bytes: r.bytes,
         createdMs: lineage?.createdMs ?? now, lastUsedMs: now, hits: lineage?.hits ?? 0,
-      });
+      };
+      const evicted = store.index.put(entry);
+      this.hashSaved(store, entry);
       store.rates.bytesPerToken = store.measured ? ewma(store.rates.bytesPerToken, r.bytes / r.tokens) : r.bytes / r.tokens;
       store.measured = true;
       if (r.ms > 0) store.rates.saveBytesPerMs = ewma(store.rates.saveBytesPerMs, r.bytes / r.ms);
@@ -493,10 +511,20 @@ export class KvTier {
     const started = performance.now();
     const { metrics } = this.deps;
     try {
+      if (!(await this.intact(store, entry, s.signal))) return null;
       const r = await this.actions.restore(target, s.slot, entry.file, s.signal);
       metrics.actionSeconds.observe({ action: 'restore' }, (performance.now() - started) / 1000);
       metrics.restores.inc({ result: 'ok' });
       metrics.bytes.inc({ direction: 'restored' }, r.bytes);
+      if (r.bytes !== entry.bytes || r.tokens !== entry.tokens) {
+        // What llama-server loaded is not what was saved (blind mode cannot hash the file; any
+        // mode can see this): the slot may now hold a damaged state whose tokens still match.
+        await this.damaged(store, entry, 'size', `llama-server read ${r.bytes} bytes and ${r.tokens} tokens where the save wrote ${entry.bytes} and ${entry.tokens}`);
+        await this.erase(target, s.slot, entry.file);
+        return {
+          store: store.key, model, file: entry.file, chain: new Float64Array(0), tokens: 0, blocks: 0, expectedTokens: 0, erased: true,
+        };
+      }
       store.index.touch(entry.file, this.deps.now());
       if (r.ms > 0 && r.bytes > 0) store.rates.restoreBytesPerMs = ewma(store.rates.restoreBytesPerMs, r.bytes / r.ms);
       this.persist(store);
@@ -515,6 +543,77 @@ export class KvTier {
       return null;
     } finally {
       store.inUse.delete(entry.file);
+    }
+  }
+
+  /**
+   * After a save into a local directory: the file's content hash, computed in the background and
+   * recorded in the entry (and the index on disk), unless a later save replaced the entry. A file
+   * that cannot be read, or is not the size the save wrote, is forgotten.
+   */
+  private hashSaved(store: Store, entry: SavedEntry): void {
+    const dir = store.dir;
+    if (dir === null) return;
+    const previous = store.hashing.get(entry.file) ?? Promise.resolve();
+    const done = previous.then(() => hashFile(dir.disk.pathOf(entry.file))).then(async (digest) => {
+      if (store.index.get(entry.file) !== entry) return;
+      if (digest.bytes !== entry.bytes) return this.damaged(store, entry, 'size', `its file holds ${digest.bytes} bytes where the save wrote ${entry.bytes}`);
+      entry.sha256 = digest.sha256;
+      this.persist(store);
+    }, (err: unknown) => {
+      if (store.index.get(entry.file) !== entry) return;
+      store.index.remove(entry.file);
+      this.persist(store);
+      this.deps.log(`kv: ${entry.file} cannot be read to hash it (${message(err)}): forgotten`);
+    }).finally(() => {
+      if (store.hashing.get(entry.file) === done) store.hashing.delete(entry.file);
+    });
+    store.hashing.set(entry.file, done);
+  }
+
+  /**
+   * Whether an entry's file may be restored: in a local directory, its content must hash to what
+   * was recorded after its save (a damaged file is deleted and counted); blind, there is nothing
+   * to read, and the size check after the restore is all there is.
+   */
+  private async intact(store: Store, entry: SavedEntry, signal?: AbortSignal): Promise<boolean> {
+    const dir = store.dir;
+    if (dir === null) return true;
+    await store.hashing.get(entry.file);
+    if (store.index.get(entry.file) !== entry) return false;
+    if (entry.sha256 === undefined) return false;
+    let digest;
+    try {
+      digest = await hashFile(dir.disk.pathOf(entry.file), signal);
+    } catch (err) {
+      if (signal?.aborted) return false;
+      store.index.remove(entry.file);
+      this.persist(store);
+      this.deps.log(`kv: ${entry.file} cannot be read to check it (${message(err)}): forgotten, not restored`);
+      return false;
+    }
+    if (digest.sha256 === entry.sha256 && digest.bytes === entry.bytes) return true;
+    await this.damaged(store, entry, 'hash', `its content (${digest.bytes} bytes) does not hash to what its save wrote (${entry.bytes} bytes)`);
+    return false;
+  }
+
+  /** A saved file failed a check: counted, logged, forgotten and deleted, so nothing restores it again. */
+  private async damaged(store: Store, entry: SavedEntry, check: 'hash' | 'size', why: string): Promise<void> {
+    this.deps.metrics.damaged.inc({ check });
+    this.deps.log(`kv: ${entry.file} is damaged (${why}): deleted, never restored`);
+    store.index.remove(entry.file);
+    if (store.dir !== null) {
+      await store.dir.disk.delete(entry.file).catch((err: unknown) => this.deps.log(`kv: could not delete ${entry.file}: ${message(err)}`));
+    }
+    this.persist(store);
+  }
+
+  /** Empties a slot a damaged file was restored into, so no request reuses what it holds. */
+  private async erase(target: ActionTarget, slot: number, file: string): Promise<void> {
+    try {
+      await this.actions.erase(target, slot);
+    } catch (err) {
+      this.deps.log(`kv: slot ${slot} could not be erased after ${file} was restored into it damaged; it may answer wrongly until overwritten: ${message(err)}`);
     }
   }
 

@@ -2,7 +2,7 @@
 // the capability probe once per server generation, a failing save counted with the request
 // unharmed, restores stopping after kv.unverifiedRestoreLimit unverified ones, the blind ring of
 // names without slotSaveDir, and two upstreams sharing one slot-save directory.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Counter } from 'prom-client';
@@ -193,6 +193,74 @@ test('blind: saves in flight at once take different ring names, and each is rest
   assert.is(names.length, 2, 'both conversations saved');
   assert.is(new Set(names).size, 2, names.join(' '));
   for (const seed of [1, 2]) assert.ok(await r.tier.beforeRun(situation(u, null, chain(seed))) !== null, `conversation ${seed} restored`);
+  await r.tier.close();
+});
+
+// ---- integrity ----
+
+test('a file whose content changed after its save is never restored: deleted and counted, the request goes on', async () => {
+  const r = rig([{ url: fake.url, slotSaveDir: dir }]);
+  const u = up(0, fake.url);
+  await r.tier.beforeRun(situation(u, chain(1), chain(2)));
+  await r.tier.close(); // the content hash is computed in the background after the save
+  const [file] = await indexOf(dir, fake.url);
+  const bytes = readFileSync(join(dir, file!));
+  bytes.fill(0x1b, Math.floor(bytes.length * 0.7), Math.floor(bytes.length * 0.7) + 64);
+  writeFileSync(join(dir, file!), bytes);
+  assert.is(await r.tier.beforeRun(situation(u, null, chain(1))), null, 'not restored');
+  assert.is(fake.actions('restore').length, 0, 'llama-server was never asked');
+  assert.not.ok(existsSync(join(dir, file!)), 'deleted');
+  assert.is(await count(r.metrics.damaged, { check: 'hash' }), 1);
+  assert.match(r.lines.join('\n'), /is damaged \(its content .* does not hash to what its save wrote/);
+  await r.tier.close();
+  assert.equal(await indexOf(dir, fake.url), [], 'and forgotten');
+});
+
+test('at load: a file of another size than its save wrote, and entries of an index without content hashes, are deleted', async () => {
+  const first = rig([{ url: fake.url, slotSaveDir: dir }]);
+  const u = up(0, fake.url);
+  await first.tier.beforeRun(situation(u, chain(1), chain(9)));
+  first.clock.now += 1000;
+  await first.tier.beforeRun(situation(u, chain(2), chain(9)));
+  await first.tier.close();
+  const files = await indexOf(dir, fake.url); // least recently used first: chain(1)'s
+  assert.is(files.length, 2);
+  truncateSync(join(dir, files[0]!), 4000);
+  const second = rig([{ url: fake.url, slotSaveDir: dir }], {}, first.clock.now + 1000);
+  assert.is(await second.tier.beforeRun(situation(u, null, chain(1))), null, 'the partial copy is not restored');
+  assert.ok((await second.tier.beforeRun(situation(u, null, chain(2)))) !== null, 'the intact one is');
+  assert.is(await count(second.metrics.damaged, { check: 'size' }), 1);
+  assert.not.ok(existsSync(join(dir, files[0]!)));
+  await second.tier.close();
+  // The same index as an older gateway wrote it: no hashes.
+  const disk = new DiskStore(dir);
+  const old = SavedIndex.decode((await disk.readIndex(serverHash(fake.url)))!, 100);
+  for (const e of old.entries()) delete e.sha256;
+  await disk.writeIndex(serverHash(fake.url), old.encode());
+  const third = rig([{ url: fake.url, slotSaveDir: dir }], {}, first.clock.now + 2000);
+  assert.is(await third.tier.beforeRun(situation(u, null, chain(2))), null, 'an unhashed entry is never restored');
+  assert.equal(readdirSync(dir).filter((n) => parseEntryFileName(n) !== null), [], 'its file is deleted');
+  assert.match(third.lines.join('\n'), /1 saved entries without a content hash/);
+  await third.tier.close();
+});
+
+test('blind: a restore that reads other than the save wrote erases the slot, and the slot is said to hold nothing', async () => {
+  fake.options.dir = null;
+  const r = rig([{ url: fake.url }]);
+  const u = up(0, fake.url);
+  await r.tier.beforeRun(situation(u, chain(1), chain(2)));
+  // Another writer replaced the file with one of a different shape: n_restored is not n_saved.
+  fake.options.bytesPerToken = 20;
+  const restored = await r.tier.beforeRun(situation(u, null, chain(1)));
+  assert.ok(restored !== null && restored.erased === true, 'erased');
+  assert.is(restored!.tokens, 0);
+  assert.is(restored!.chain.length, 0, 'the router believes the slot empty');
+  assert.is(restored!.expectedTokens, 0);
+  assert.equal(fake.actions('erase').map((q) => q.path), ['/slots/0']);
+  assert.is(await count(r.metrics.damaged, { check: 'size' }), 1);
+  r.tier.verify(restored!, 0);
+  assert.is(await count(r.metrics.verifications), 0, 'nothing to verify');
+  assert.is(await r.tier.beforeRun(situation(u, null, chain(1))), null, 'forgotten');
   await r.tier.close();
 });
 
