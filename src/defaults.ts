@@ -27,6 +27,11 @@ export const defaults = {
   billingHeaderValue: '0',
   /** Tokens are produced every few hundred ms even on CPU; a minute of silence is a dead stream. */
   upstreamIdleTimeoutMs: 60_000,
+  /**
+   * A client that reads nothing for 10 minutes (a suspended laptop, a stalled UI) is stuck; until
+   * then its stream waits, holding its slot, as llama-server's own would.
+   */
+  clientWriteTimeoutMs: 600_000,
   queueOrder: 'fair',
   /** One second of waiting forgives one second of expected work: nothing starves. */
   agingMsPerSecond: 1000,

@@ -107,8 +107,10 @@ export interface Config {
     queueTimeoutMs: number;
     /** Longest wait for an upstream's response headers, ms (504 after); prefill happens before them. */
     upstreamHeadersTimeoutMs: number;
-    /** Longest silence while an upstream streams its body, ms (the stream is cut after). */
+    /** Longest silence while an upstream streams its body, ms (the stream is cut after); not counted while the client is slow to read. */
     upstreamIdleTimeoutMs: number;
+    /** Longest a client may leave a streamed body unread (its socket full, the upstream paused), ms; the stream is cut after. */
+    clientWriteTimeoutMs: number;
     /** Largest non-streamed upstream answer translated for /v1/messages, bytes (502 beyond). */
     translatedResponseBytes: number;
   };
@@ -200,6 +202,7 @@ export function withDefaults(partial: PartialConfig = {}): Config {
       queueTimeoutMs: defaults.queueTimeoutMs,
       upstreamHeadersTimeoutMs: defaults.upstreamHeadersTimeoutMs,
       upstreamIdleTimeoutMs: defaults.upstreamIdleTimeoutMs,
+      clientWriteTimeoutMs: defaults.clientWriteTimeoutMs,
       translatedResponseBytes: defaults.translatedResponseBytes,
       ...partial.limits,
     },

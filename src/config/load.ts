@@ -597,6 +597,7 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       queueTimeoutMs: milliseconds,
       upstreamHeadersTimeoutMs: milliseconds,
       upstreamIdleTimeoutMs: milliseconds,
+      clientWriteTimeoutMs: milliseconds,
       translatedResponseBytes: positiveInteger,
     }),
     queue: section<Config['queue']>({
