@@ -16,8 +16,8 @@ import { availableParallelism, cpus } from 'node:os';
 
 /** The fronts the default configurations compare. */
 const FRONTS: readonly Front[] = ['direct', 'least-loaded', 'slotkeeper'];
-/** Every front --configs can name: the defaults, and slotkeeper with its response cache. */
-const ALL_FRONTS: readonly Front[] = [...FRONTS, 'slotkeeper-cache'];
+/** Every front --configs can name: the defaults, slotkeeper as `serve --upstream URL` starts it (and blind), and with its response cache. */
+const ALL_FRONTS: readonly Front[] = [...FRONTS, 'slotkeeper-url', 'slotkeeper-blind', 'slotkeeper-cache'];
 /** Which --cache-ram a configuration runs with, by the suffix of its short name. */
 const CACHE_RAMS = { default: '', scaled: '-scaled' } as const;
 type CacheRam = keyof typeof CACHE_RAMS;
@@ -31,7 +31,9 @@ ${Object.entries(scenarios).map(([name, s]) => `  ${name.padEnd(14)} ${s.descrip
 configurations (short names for --configs):
   direct, direct-scaled                 llama-server alone; with --servers N, requests round-robin over them
   least-loaded, least-loaded-scaled     a plain proxy sending each request to the server with the fewest in flight
-  slotkeeper, slotkeeper-scaled         slotkeeper in front of the server(s)
+  slotkeeper, slotkeeper-scaled         slotkeeper in front of the server(s), told their --slot-save-path
+  slotkeeper-url, …-url-scaled          slotkeeper as \`serve --upstream URL\` starts it: no slotSaveDir
+  slotkeeper-blind, …-blind-scaled      the same with kv.detectSaveDir off: the disk tier works blind
   slotkeeper-cache, …-cache-scaled      slotkeeper with its response cache on (fresh directory); only when named
   a bare name runs llama-server's default --cache-ram (${DEFAULT_CACHE_RAM_MIB} MiB); -scaled the one that holds
   ~${SCALED_CONTEXTS} of the trace's largest contexts
@@ -43,6 +45,8 @@ configurations (short names for --configs):
                slotkeeper-scaled
   --cache-ram  which --cache-ram the default configurations run with: default, scaled or both
                (default: both with one server, scaled with more)
+  --scaled-cache-ram MIB
+               the -scaled configurations' --cache-ram (default: ~${SCALED_CONTEXTS} of the largest contexts)
   --seed N     trace seed (default 1)
   --set k=v    a generator parameter on top of the preset (numbers and JSON accepted)
   --out DIR    where the report goes (default bench/results/<scenario>-<preset>-<time>)`;
@@ -55,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       quick: { type: 'boolean' }, seed: { type: 'string' }, set: { type: 'string', multiple: true },
       out: { type: 'string' }, servers: { type: 'string' }, configs: { type: 'string' }, 'cache-ram': { type: 'string' },
+      'scaled-cache-ram': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -66,6 +71,11 @@ async function main(argv: string[]): Promise<number> {
   const servers = values.servers ? Number(values.servers) : defaultServers(name);
   if (!Number.isInteger(servers) || servers < 1) throw new Error(`--servers wants a whole number from 1, got '${values.servers}'`);
   const setup = serverSetup(trace, quick, servers);
+  if (values['scaled-cache-ram'] !== undefined) {
+    const mib = Number(values['scaled-cache-ram']);
+    if (!Number.isInteger(mib) || mib < 0) throw new Error(`--scaled-cache-ram wants a whole number of MiB, got '${values['scaled-cache-ram']}'`);
+    setup.scaledCacheRamMiB = mib;
+  }
   const configs = chooseConfigurations(setup, values.configs, values['cache-ram']);
   const preset = quick ? 'quick' : 'full';
   const out = values.out ?? join('bench', 'results', `${name}-${preset}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -127,6 +137,8 @@ function catalogue(setup: ServerSetup): Map<string, Configuration> {
     direct: n > 1 ? `llama-server × ${n}, round-robin` : 'llama-server alone',
     'least-loaded': `least-loaded proxy → llama-server${fleet}`,
     slotkeeper: `slotkeeper → llama-server${fleet}`,
+    'slotkeeper-url': `slotkeeper (serve --upstream URL) → llama-server${fleet}`,
+    'slotkeeper-blind': `slotkeeper, disk tier blind → llama-server${fleet}`,
     'slotkeeper-cache': `slotkeeper + response cache → llama-server${fleet}`,
   };
   const out = new Map<string, Configuration>();

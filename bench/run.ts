@@ -23,9 +23,12 @@ import type { Trace } from './trace.js';
 /**
  * What stands between the clients and the servers: nothing (`direct`: requests go round-robin
  * over the servers, as DNS or a client list would spread them), a plain least-loaded proxy
- * (bench/balancer.ts), slotkeeper, or slotkeeper with its response cache on (in a fresh directory).
+ * (bench/balancer.ts), slotkeeper told each server's slot-save directory, slotkeeper as
+ * `serve --upstream URL` starts it (`slotkeeper-url`: no slotSaveDir, the disk tier finds the
+ * directory itself or works blind), the same with that search off (`slotkeeper-blind`), or
+ * slotkeeper with its response cache on (in a fresh directory).
  */
-export type Front = 'direct' | 'least-loaded' | 'slotkeeper' | 'slotkeeper-cache';
+export type Front = 'direct' | 'least-loaded' | 'slotkeeper' | 'slotkeeper-url' | 'slotkeeper-blind' | 'slotkeeper-cache';
 
 /** One way of serving the trace. */
 export interface Configuration {
@@ -78,16 +81,21 @@ async function startFront(config: Configuration, servers: readonly LlamaServer[]
       return { baseUrls, route: `least-loaded ${balancer.url} → ${urls.join(', ')}`, serverOf: (n) => servedBy.get(n) ?? -1, setup: {}, close: () => balancer.close() };
     }
     case 'slotkeeper':
+    case 'slotkeeper-url':
+    case 'slotkeeper-blind':
     case 'slotkeeper-cache': {
       const ramCacheTokens = cacheRamTokens(config.cacheRamMiB);
       const cacheDir = config.front === 'slotkeeper-cache' ? await mkdtemp(join(tmpdir(), 'slotkeeper-bench-cache-')) : null;
       // The servers run with --slot-save-path (a temp dir each) on this machine, so slotkeeper's disk
-      // tier names files by chain hash and collects garbage there instead of working blind.
-      const upstreams = servers.map((s) => ({ url: s.url, ramCacheTokens, ...(s.slotSavePath ? { slotSaveDir: s.slotSavePath } : {}) }));
+      // tier names files by chain hash and collects garbage there instead of working blind; the
+      // -url and -blind fronts are not told the directory, as `serve --upstream URL` is not.
+      const told = config.front === 'slotkeeper' || config.front === 'slotkeeper-cache';
+      const upstreams = servers.map((s) => ({ url: s.url, ramCacheTokens, ...(told && s.slotSavePath ? { slotSaveDir: s.slotSavePath } : {}) }));
       // A 2,048-token prefill batch on a contended 2-core machine can stall a stream sharing the
       // server for over a minute; replay's own limit (600 s) applies to direct runs, so the same here.
       const gateway = await startGateway(withDefaults({
         port: 0, upstreams, limits: { upstreamIdleTimeoutMs: BENCH_IDLE_TIMEOUT_MS },
+        ...(config.front === 'slotkeeper-blind' ? { kv: { detectSaveDir: false } } : {}),
         ...(cacheDir !== null ? { responseCache: { enabled: true, dir: cacheDir } } : {}),
       }), {
         // prom-client's process metrics would only add work to the bench process.
@@ -99,7 +107,7 @@ async function startFront(config: Configuration, servers: readonly LlamaServer[]
       return {
         baseUrls: [gateway.url], route: `slotkeeper ${gateway.url} → ${urls.join(', ')}`,
         serverOf: (i) => i,
-        setup: { ramCacheTokens, diskTier: upstreams.some((u) => u.slotSaveDir !== undefined), responseCache: cacheDir !== null },
+        setup: { ramCacheTokens, diskTier: told ? 'slotSaveDir' : config.front === 'slotkeeper-blind' ? 'blind' : 'as serve --upstream URL', responseCache: cacheDir !== null },
         close: async () => {
           log(`slotkeeper: disk tier: ${await diskTierSummary(gateway.url)}`);
           await gateway.close();

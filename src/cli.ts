@@ -25,7 +25,9 @@ Commands:
 
 Options for serve:
   --upstream <url>        a llama-server to forward to; repeat for a fleet (replaces the
-                          config file's upstreams)
+                          config file's upstreams). <url>=<dir> also names its
+                          --slot-save-path as seen here (the disk tier's index and GC)
+  --slot-save-dir <dir>   the same for the --upstream in the same position
   --host <address>        address to listen on (default ${defaults.host}); any other than
                           loopback needs ${envVars.authToken}
   --port <n>              port to listen on, 0 for any free port (default ${defaults.port})
@@ -60,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         help: { type: 'boolean', short: 'h' },
         upstream: { type: 'string', multiple: true },
+        'slot-save-dir': { type: 'string', multiple: true },
         host: { type: 'string' },
         port: { type: 'string' },
         config: { type: 'string' },
@@ -88,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
     config = loadConfig({
       flags: {
         upstream: values.upstream,
+        slotSaveDir: values['slot-save-dir'],
         host: values.host,
         port: values.port,
         config: values.config,

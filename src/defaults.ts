@@ -39,6 +39,11 @@ export const defaults = {
   billingHeaderValue: '0',
   /** Tokens are produced every few hundred ms even on CPU; a minute of silence is a dead stream. */
   upstreamIdleTimeoutMs: 60_000,
+  /**
+   * A client that reads nothing for 10 minutes (a suspended laptop, a stalled UI) is stuck; until
+   * then its stream waits, holding its slot, as llama-server's own would.
+   */
+  clientWriteTimeoutMs: 600_000,
   queueOrder: 'fair',
   /** One second of waiting forgives one second of expected work: nothing starves. */
   agingMsPerSecond: 1000,
@@ -76,6 +81,8 @@ export const defaults = {
   kvMaxAgeMs: 7 * 24 * 3_600_000,
   /** Blind servers: 16 files of a few GB at most. */
   kvRingSize: 16,
+  /** A server on this host tells its directory by its command line; a probe save proves it. */
+  kvDetectSaveDir: true,
   /** Three restores in a row without reuse: the model cannot reuse a restored state (llama.cpp #25913). */
   kvUnverifiedRestoreLimit: 3,
   /** A save of a 60k-token context of a large model writes GBs; that takes seconds, not minutes. */

@@ -108,6 +108,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   try {
     // A first probe, so the first requests find the fleet known; failures leave servers draining.
     await fleet.start();
+    // Each upstream's disk-tier mode (a capability probe, maybe a tiny probe save) is settled and
+    // logged before serving, so the first requests never race it; it never rejects.
+    await kv?.start(fleet.upstreams);
     server = await listen(app, { host: config.host, port: config.port, limits: config.limits, onError: (err) => options.onError?.(err, undefined) });
     idleSaver?.start();
   } catch (err) {

@@ -81,6 +81,8 @@ export interface KvMetrics {
   readonly copies: Counter<'source' | 'result'>;
   /** `slotkeeper_kv_copy_seconds`: a planned copy as its request waited for it (prefix wait, save, restore). */
   readonly copySeconds: Histogram<string>;
+  /** `slotkeeper_kv_damaged_files_total{check="hash"|"size"}`: saved files that failed their check, forgotten and deleted. */
+  readonly damaged: Counter<'check'>;
 }
 
 /** Where gauges read their values when /metrics is scraped; set once the gateway is built. */
@@ -197,6 +199,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       restoresDisabled: new Counter({
         name: 'slotkeeper_kv_restores_disabled_total',
         help: 'Server/model pairs where restores stopped because they kept giving no reuse.', registers,
+      }),
+      damaged: new Counter({
+        name: 'slotkeeper_kv_damaged_files_total',
+        help: 'Saved slot caches that failed their check (content hash before a restore, or the size a save or restore reported): never restored, or erased from the slot; forgotten and deleted.',
+        labelNames: ['check'] as const, registers,
       }),
       diskBytes: new Gauge({
         name: 'slotkeeper_kv_disk_bytes', help: 'Bytes of saved slot caches slotkeeper knows of.', registers,

@@ -58,7 +58,7 @@ cli('--help prints usage and exits 0', async () => {
   const { code, stdout } = await run(['--help']);
   assert.is(code, 0);
   assert.match(stdout, 'Usage: slotkeeper');
-  for (const flag of ['--upstream', '--host', '--port', '--config', '--default-model', '--queue-order', '--verbose']) {
+  for (const flag of ['--upstream', '--slot-save-dir', '--host', '--port', '--config', '--default-model', '--queue-order', '--verbose']) {
     assert.match(stdout, flag, flag);
   }
   assert.match(stdout, 'SLOTKEEPER_AUTH_TOKEN');
@@ -96,6 +96,12 @@ cli('a bad port is a config error: exit 2, the message without the usage', async
   const { code, stderr } = await run(['serve', ...upstream, '--port', '-1']);
   assert.is(code, 2);
   assert.match(stderr, '--port');
+});
+
+cli('--slot-save-dir reaches the loader: one per --upstream', async () => {
+  const { code, stderr } = await run(['serve', ...upstream, '--slot-save-dir', '/a', '--slot-save-dir', '/b']);
+  assert.is(code, 2);
+  assert.match(stderr, /^slotkeeper: --slot-save-dir: give one --slot-save-dir per --upstream/);
 });
 
 cli('serve without an upstream exits 2 and says how to give one', async () => {

@@ -116,8 +116,10 @@ export interface Config {
     queueTimeoutMs: number;
     /** Longest wait for an upstream's response headers, ms (504 after); prefill happens before them. */
     upstreamHeadersTimeoutMs: number;
-    /** Longest silence while an upstream streams its body, ms (the stream is cut after). */
+    /** Longest silence while an upstream streams its body, ms (the stream is cut after); not counted while the client is slow to read. */
     upstreamIdleTimeoutMs: number;
+    /** Longest a client may leave a streamed body unread (its socket full, the upstream paused), ms; the stream is cut after. */
+    clientWriteTimeoutMs: number;
     /** Largest non-streamed upstream answer translated for /v1/messages, bytes (502 beyond). */
     translatedResponseBytes: number;
     /** Longest analysis of one body in a worker, ms (503 after; the worker is replaced). */
@@ -175,6 +177,11 @@ export interface Config {
     maxAgeMs: number;
     /** File names per server when its directory is not local: disk use stays bounded anyway. */
     ringSize: number;
+    /**
+     * Look for the --slot-save-path of an upstream without slotSaveDir on this host (its command
+     * line in /proc, verified by a tiny save under a unique name); false: such upstreams work blind.
+     */
+    detectSaveDir: boolean;
     /** Restores in a row whose next response shows no reuse before restores stop on that server and model. */
     unverifiedRestoreLimit: number;
     /** Longest wait for one save or restore, ms. */
@@ -219,6 +226,7 @@ export function withDefaults(partial: PartialConfig = {}): Config {
       queueTimeoutMs: defaults.queueTimeoutMs,
       upstreamHeadersTimeoutMs: defaults.upstreamHeadersTimeoutMs,
       upstreamIdleTimeoutMs: defaults.upstreamIdleTimeoutMs,
+      clientWriteTimeoutMs: defaults.clientWriteTimeoutMs,
       translatedResponseBytes: defaults.translatedResponseBytes,
       analysisTimeoutMs: defaults.analysisTimeoutMs,
       workerQueueLength: defaults.workerQueueLength,
@@ -251,6 +259,7 @@ export function withDefaults(partial: PartialConfig = {}): Config {
       maxBytesPerModel: defaults.kvMaxBytesPerModel,
       maxAgeMs: defaults.kvMaxAgeMs,
       ringSize: defaults.kvRingSize,
+      detectSaveDir: defaults.kvDetectSaveDir,
       unverifiedRestoreLimit: defaults.kvUnverifiedRestoreLimit,
       actionTimeoutMs: defaults.kvActionTimeoutMs,
       saveIdleSeconds: defaults.kvSaveIdleSeconds,

@@ -18,8 +18,13 @@ export interface FlagValues {
   config?: string;
   host?: string;
   port?: string;
-  /** Every `--upstream`; when given they replace the file's and the environment's upstreams. */
+  /**
+   * Every `--upstream`, each `URL` or `URL=DIR` (DIR: the server's --slot-save-path as seen here);
+   * when given they replace the file's and the environment's upstreams.
+   */
   upstream?: string[];
+  /** Every `--slot-save-dir`: the n-th is the n-th --upstream's slotSaveDir. */
+  slotSaveDir?: string[];
   defaultModel?: string;
   queueOrder?: string;
   /** `--response-cache`: turns the response cache on. */
@@ -130,8 +135,8 @@ function environmentSource(env: (name: string) => string | undefined): PartialCo
   if (port !== undefined) out.port = portNumber(numeric(port), at(envVars.port, 'port'));
   const upstreams = env(envVars.upstreams);
   if (upstreams !== undefined) {
-    const urls = upstreams.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    out.upstreams = upstreamList(urls, at(envVars.upstreams, 'upstreams'));
+    const entries = upstreams.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    out.upstreams = upstreamList(entries.map(upstreamEntry), at(envVars.upstreams, 'upstreams'));
   }
   const token = env(envVars.authToken);
   if (token !== undefined) out.authToken = secret(token, at(envVars.authToken, 'authToken'));
@@ -146,8 +151,21 @@ function flagSource(flags: FlagValues): PartialConfig {
   const out: PartialConfig = {};
   if (flags.host !== undefined) out.host = hostname(flags.host, at('--host', 'host'));
   if (flags.port !== undefined) out.port = portNumber(numeric(flags.port), at('--port', 'port'));
+  const dirs = flags.slotSaveDir ?? [];
   if (flags.upstream !== undefined && flags.upstream.length > 0) {
-    out.upstreams = upstreamList(flags.upstream, at('--upstream', 'upstreams'));
+    const entries = flags.upstream.map(upstreamEntry);
+    if (dirs.length > 0) {
+      if (dirs.length !== entries.length) {
+        throw new ConfigError('--slot-save-dir', 'upstreams', `give one --slot-save-dir per --upstream, in the same order (${dirs.length} for ${entries.length}), or use --upstream URL=DIR`);
+      }
+      entries.forEach((e, i) => {
+        if (typeof e !== 'string') throw new ConfigError('--slot-save-dir', `upstreams[${i}].slotSaveDir`, `upstreams[${i}] already names its directory (--upstream ${flags.upstream![i]})`);
+        entries[i] = { url: e, slotSaveDir: dirs[i]! };
+      });
+    }
+    out.upstreams = upstreamList(entries, at('--upstream', 'upstreams'));
+  } else if (dirs.length > 0) {
+    throw new ConfigError('--slot-save-dir', 'upstreams', 'each --slot-save-dir names the directory of an --upstream given beside it');
   }
   if (flags.defaultModel !== undefined) {
     out.defaultModel = nonEmptyString(flags.defaultModel, at('--default-model', 'defaultModel'));
@@ -496,6 +514,15 @@ function upstream(value: unknown, where: At): UpstreamConfig {
   return { ...fields, url: fields.url };
 }
 
+/**
+ * One upstream as a flag or the environment writes it: `URL`, or `URL=DIR` with its slot-save
+ * directory (a base URL has no query, so the first `=` ends it).
+ */
+function upstreamEntry(text: string): string | { url: string; slotSaveDir: string } {
+  const eq = text.indexOf('=');
+  return eq < 0 ? text : { url: text.slice(0, eq), slotSaveDir: text.slice(eq + 1) };
+}
+
 function upstreamList(value: unknown, where: At): UpstreamConfig[] {
   if (value === null) return [];
   if (!Array.isArray(value)) return fail(where, 'a list of upstreams', value);
@@ -607,6 +634,7 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       queueTimeoutMs: milliseconds,
       upstreamHeadersTimeoutMs: milliseconds,
       upstreamIdleTimeoutMs: milliseconds,
+      clientWriteTimeoutMs: milliseconds,
       translatedResponseBytes: positiveInteger,
       analysisTimeoutMs: milliseconds,
       workerQueueLength: nonNegativeInteger,
@@ -639,6 +667,7 @@ const parsePartial: (raw: unknown, origin: string) => PartialConfig = (raw, orig
       maxBytesPerModel: nonNegativeInteger,
       maxAgeMs: positiveInteger,
       ringSize: integer(1, 10_000, 'an integer from 1 to 10000'),
+      detectSaveDir: boolean,
       unverifiedRestoreLimit: positiveInteger,
       actionTimeoutMs: milliseconds,
       saveIdleSeconds: nullable(seconds),

@@ -31,6 +31,11 @@ export class DiskStore {
     return out;
   }
 
+  /** The path of a file in the directory. */
+  pathOf(name: string): string {
+    return join(this.dir, name);
+  }
+
   /** Deletes one of our files; refuses any other name, and a file already gone is fine. */
   async delete(name: string): Promise<void> {
     if (parseEntryFileName(name) === null) throw new Error(`refusing to delete ${JSON.stringify(name)}: not a slotkeeper file`);

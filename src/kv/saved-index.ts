@@ -15,7 +15,7 @@ export interface SavedEntry {
   chain: Chain;
   /** Tokens in the file (llama-server's n_saved: prompt and answer). */
   tokens: number;
-  /** Bytes of the file (n_written, or the listing's size). */
+  /** Bytes of the file, as the save wrote it (n_written). */
   bytes: number;
   createdMs: number;
   lastUsedMs: number;
@@ -24,6 +24,11 @@ export interface SavedEntry {
   /** Hash and length of the saved prompt's whole canonical text, when known (chain.ts coveredBlocks). */
   endHash?: number;
   chars?: number;
+  /**
+   * SHA-256 of the file as the save wrote it, hex (file-hash.ts), where the directory is local;
+   * absent until it is computed after the save, and in blind mode and older indexes.
+   */
+  sha256?: string;
 }
 
 /** A directory entry, as the disk store lists it. */
@@ -38,6 +43,8 @@ export interface ListedFile {
 export interface Reconciled {
   /** Entries whose file is gone (deleted by hand, or a server with a fresh directory). */
   dropped: SavedEntry[];
+  /** Entries whose file's size is not the one its save wrote (a partial copy, another writer): forgotten, their files damaged. */
+  resized: SavedEntry[];
   /** Our files the index does not know: unusable (their prompt is unknown), so GC may delete them. */
   orphans: ListedFile[];
 }
@@ -50,6 +57,7 @@ export interface Match {
 }
 
 const FORMAT_VERSION = 1;
+const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Saved entries of one directory, bounded to `maxEntries` (least recently used goes first). */
 export class SavedIndex {
@@ -154,23 +162,27 @@ export class SavedIndex {
 
   /**
    * Brings the index in line with what the directory holds: entries whose file is missing are
-   * dropped, sizes are taken from the listing, and our files it does not know are reported.
+   * dropped, entries whose file has another size than its save wrote are forgotten (`resized`:
+   * the caller deletes those files), and our files it does not know are reported.
    */
   reconcile(listing: readonly ListedFile[]): Reconciled {
     const listed = new Map<string, ListedFile>();
     for (const f of listing) if (parseEntryFileName(f.name) !== null) listed.set(f.name, f);
     const dropped: SavedEntry[] = [];
+    const resized: SavedEntry[] = [];
     for (const entry of [...this.byFile.values()]) {
       const file = listed.get(entry.file);
       if (file === undefined) {
         this.byFile.delete(entry.file);
         dropped.push(entry);
-      } else {
-        entry.bytes = file.bytes;
+      } else if (file.bytes !== entry.bytes) {
+        this.byFile.delete(entry.file);
+        listed.delete(entry.file);
+        resized.push(entry);
       }
     }
     const orphans = [...listed.values()].filter((f) => !this.byFile.has(f.name));
-    return { dropped, orphans };
+    return { dropped, resized, orphans };
   }
 
   /** The index as msgpack bytes. */
@@ -212,5 +224,6 @@ function entryFrom(item: unknown): SavedEntry | null {
     file: e.file, model: e.model, chain, tokens: e.tokens as number, bytes: e.bytes as number,
     createdMs: e.createdMs as number, lastUsedMs: e.lastUsedMs as number, hits: e.hits as number,
     ...(typeof e.endHash === 'number' && typeof e.chars === 'number' ? { endHash: e.endHash, chars: e.chars } : {}),
+    ...(typeof e.sha256 === 'string' && SHA256.test(e.sha256) ? { sha256: e.sha256 } : {}),
   };
 }

@@ -38,6 +38,22 @@ export class KvActionError extends Error {
   }
 }
 
+/** One slot as GET /slots describes it: tokens it holds (n_prompt_tokens, absent before its first task). */
+export interface SlotSize { id: number; tokens: number; processing: boolean }
+
+/** GET /slots' answer as slot sizes; null when it is not a list of slots. */
+export function parseSlotSizes(body: unknown): SlotSize[] | null {
+  if (!Array.isArray(body)) return null;
+  const out: SlotSize[] = [];
+  for (const item of body as unknown[]) {
+    if (item === null || typeof item !== 'object') return null;
+    const s = item as Record<string, unknown>;
+    if (typeof s.id !== 'number' || !Number.isInteger(s.id)) return null;
+    out.push({ id: s.id, tokens: num(s.n_prompt_tokens), processing: s.is_processing === true });
+  }
+  return out;
+}
+
 /** A save's answer. */
 export interface SaveResult { tokens: number; bytes: number; ms: number }
 /** A restore's answer. */
@@ -91,6 +107,29 @@ export class SlotActions {
 
   async erase(target: ActionTarget, slot: number, signal?: AbortSignal): Promise<void> {
     await this.call(target, slot, 'erase', undefined, signal);
+  }
+
+  /**
+   * The slots of a plain llama-server and what each holds (GET /slots); null when the server does
+   * not say (--no-slots: 501) or answers something else. Unreachable servers throw.
+   */
+  async sizes(target: ActionTarget, timeoutMs: number, signal?: AbortSignal): Promise<SlotSize[] | null> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const headers: Record<string, string> = target.apiKey === null ? {} : { authorization: `Bearer ${target.apiKey}` };
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.fetch(`${target.url}/slots`, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      text = await res.text();
+    } catch (err) {
+      throw new KvActionError('unreachable', 0, `slots of ${target.url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (!res.ok) return null;
+    try {
+      return parseSlotSizes(JSON.parse(text));
+    } catch {
+      return null;
+    }
   }
 
   private async call(target: ActionTarget, slot: number | string, action: 'save' | 'restore' | 'erase', filename: string | undefined, signal?: AbortSignal, timeoutMs = this.timeoutMs): Promise<Record<string, unknown>> {

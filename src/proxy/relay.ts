@@ -1,6 +1,8 @@
 // Passes an upstream response on as it arrives, with backpressure both ways: when the receiver
 // is congested the upstream is paused, when the signal aborts (the client, or every client of a
-// coalesced flight, went away) the upstream is cut.
+// coalesced flight, went away) the upstream is cut. Two clocks bound a stream, never both at
+// once: the upstream's silence while the relay waits on it, and the receiver's while the relay
+// waits for it to drain. A slow reader is not a dead upstream.
 import { Buffer } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { ResponseSink } from './sink.js';
@@ -18,8 +20,10 @@ export interface BodyTransform {
 
 /** Options for {@link relay}. */
 export interface RelayOptions {
-  /** Longest silence from the upstream mid-body, ms; the stream is cut after. */
+  /** Longest silence from the upstream mid-body while the relay waits on it, ms; the stream is cut after. */
   idleTimeoutMs: number;
+  /** Longest wait for a congested receiver to drain (the upstream paused meanwhile), ms; the stream is cut after. */
+  clientWriteTimeoutMs: number;
   /** Aborting it cuts the upstream. */
   signal: AbortSignal;
   /** Sees every chunk (reads timings). */
@@ -60,6 +64,7 @@ export function relay(upstream: IncomingMessage, sink: ResponseSink, options: Re
       if (done) return;
       done = true;
       clearTimeout(idle);
+      clearTimeout(stuck);
       upstream.off('data', onData);
       signal.removeEventListener('abort', onAbort);
       if (complete) {
@@ -74,7 +79,16 @@ export function relay(upstream: IncomingMessage, sink: ResponseSink, options: Re
       }
       resolve({ complete });
     };
-    const idle = setTimeout(() => finish(false), options.idleTimeoutMs);
+    const onIdle = () => finish(false);
+    let idle = setTimeout(onIdle, options.idleTimeoutMs);
+    let stuck: ReturnType<typeof setTimeout> | undefined;
+    const onDrained = () => {
+      if (done) return;
+      clearTimeout(stuck);
+      stuck = undefined;
+      idle = setTimeout(onIdle, options.idleTimeoutMs);
+      upstream.resume();
+    };
     const onData = (chunk: Buffer) => {
       idle.refresh();
       options.tap?.write(chunk);
@@ -83,8 +97,11 @@ export function relay(upstream: IncomingMessage, sink: ResponseSink, options: Re
       if (out.length === 0) return;
       firstByte();
       if (!sink.write(typeof out === 'string' ? Buffer.from(out) : out)) {
+        // Waiting on the receiver now: the upstream's silence is ours, not its.
         upstream.pause();
-        sink.onDrain(() => upstream.resume());
+        clearTimeout(idle);
+        stuck = setTimeout(() => finish(false), options.clientWriteTimeoutMs);
+        sink.onDrain(onDrained);
       }
     };
     const onAbort = () => finish(false);

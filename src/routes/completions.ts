@@ -105,7 +105,7 @@ async function forward(route: CompletionsRoute, ctx: RequestContext, deps: Compl
     ? toAnthropic(upstreamRes.statusCode ?? 502, ok, contentType, config.limits.translatedResponseBytes)
     : { tap: ok ? timingsTap(contentType) : undefined, transform: undefined };
   const result = await relay(upstreamRes, call.sink, {
-    idleTimeoutMs: config.limits.upstreamIdleTimeoutMs, signal: call.signal, tap, transform,
+    idleTimeoutMs: config.limits.upstreamIdleTimeoutMs, clientWriteTimeoutMs: config.limits.clientWriteTimeoutMs, signal: call.signal, tap, transform,
     // Where the request ran, for clients and benchmarks that want to attribute latency.
     extraHeaders: {
       'x-slotkeeper-upstream': String(placement.upstream.id),

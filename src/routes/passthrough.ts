@@ -55,7 +55,8 @@ export async function sendAndRelay(
     throw err;
   });
   const transform = transformFor?.(upstreamRes.statusCode ?? 502);
-  return relay(upstreamRes, call.sink, { idleTimeoutMs: deps.config.limits.upstreamIdleTimeoutMs, signal: call.signal, transform });
+  const { upstreamIdleTimeoutMs: idleTimeoutMs, clientWriteTimeoutMs } = deps.config.limits;
+  return relay(upstreamRes, call.sink, { idleTimeoutMs, clientWriteTimeoutMs, signal: call.signal, transform });
 }
 
 function modelOf(body: Uint8Array): string | null {

@@ -108,6 +108,16 @@ sources('flags override the environment and the file', () => {
   assert.equal(config.queue, { order: 'shortest-first', agingMsPerSecond: 5 });
 });
 
+sources('--upstream URL=DIR and --slot-save-dir name an upstream\'s slot-save directory', () => {
+  assert.equal(load({ upstream: ['http://a:1=/srv/slots', 'http://b:2'] }).upstreams, [{ url: 'http://a:1', slotSaveDir: '/srv/slots' }, { url: 'http://b:2' }]);
+  assert.equal(load({ upstream: ['http://a:1', 'http://b:2/'], slotSaveDir: ['/x', 'rel/y'] }).upstreams, [{ url: 'http://a:1', slotSaveDir: '/x' }, { url: 'http://b:2', slotSaveDir: 'rel/y' }]);
+  assert.equal(load({}, { SLOTKEEPER_UPSTREAMS: 'http://a:1=/srv/slots,http://b:2' }).upstreams, [{ url: 'http://a:1', slotSaveDir: '/srv/slots' }, { url: 'http://b:2' }]);
+  configError(() => load({ upstream: ['http://a:1='] }), 'upstreams[0].slotSaveDir', /^--upstream: upstreams\[0\]\.slotSaveDir/);
+  configError(() => load({ upstream: ['http://a:1', 'http://b:2'], slotSaveDir: ['/x'] }), 'upstreams', /one --slot-save-dir per --upstream, in the same order \(1 for 2\)/);
+  configError(() => load({ upstream: ['http://a:1=/x'], slotSaveDir: ['/y'] }), 'upstreams[0].slotSaveDir', /already names its directory/);
+  configError(() => load({ slotSaveDir: ['/y'] }, { SLOTKEEPER_UPSTREAMS: 'http://a:1' }), 'upstreams', /an --upstream given beside it/);
+});
+
 sources('SLOTKEEPER_UPSTREAMS: comma-separated, spaces and empty items ignored', () => {
   const config = load({}, { SLOTKEEPER_UPSTREAMS: ' http://a:1/ , http://b:2,' });
   assert.equal(config.upstreams, [{ url: 'http://a:1' }, { url: 'http://b:2' }]);

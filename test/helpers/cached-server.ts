@@ -63,7 +63,7 @@ export async function startCachedServer(upstream: string, config: ResponseCacheC
           base: upstream, path: route, method: 'POST', signal, headersTimeoutMs: 60_000,
           headers: { 'content-type': 'application/json' }, body: [raw],
         });
-        await relay(upstreamRes, sink, { idleTimeoutMs: 60_000, signal, extraHeaders: { 'x-slotkeeper-upstream': '0' } });
+        await relay(upstreamRes, sink, { idleTimeoutMs: 60_000, clientWriteTimeoutMs: 60_000, signal, extraHeaders: { 'x-slotkeeper-upstream': '0' } });
       });
       outcomes.push(outcome);
     })().catch((err: unknown) => {

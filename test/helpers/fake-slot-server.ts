@@ -33,6 +33,8 @@ export interface FakeSlotOptions {
   failRestore?: number;
   /** Never answer a save (for timeouts). */
   hangSave?: boolean;
+  /** What GET /slots answers (llama-server's shape: id, is_processing, n_prompt_tokens); undefined: 404. */
+  slots?: { id: number; is_processing: boolean; n_prompt_tokens?: number }[];
 }
 
 /** A running fake. */
@@ -68,6 +70,7 @@ export async function startFakeSlotServer(options: Partial<FakeSlotOptions> = {}
       body, authorization: req.headers.authorization,
     };
     requests.push(request);
+    if (req.method === 'GET' && url.pathname === '/slots' && opts.slots !== undefined) return send(res, 200, opts.slots);
     const m = /\/slots\/([^/]+)$/.exec(url.pathname);
     if (req.method !== 'POST' || m === null) return send(res, 404, { error: { code: 404, message: 'File Not Found' } });
     if (!opts.enabled) return send(res, 501, { error: { code: 501, message: 'This server does not support slots action.', type: 'not_supported_error' } });

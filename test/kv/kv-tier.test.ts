@@ -90,6 +90,26 @@ test('restores work after slotkeeper restarts (the index is on disk) and after l
   }
 }));
 
+test('not told the directory: the gateway finds it on this host, says so, and its index outlives a gateway restart', () => withOneSlotServer(async (server, dir) => {
+  const lines: string[] = [];
+  let gateway = await diskTierGateway(server, { dir: null, log: (line) => lines.push(line) });
+  try {
+    const a1 = await complete(gateway, A);
+    await complete(gateway, B);
+    const line = lines.find((l) => l.includes('disk tier')) ?? '';
+    assert.ok(line.includes(`disk tier indexed in ${dir} (found: the server's --slot-save-path, proved by a probe save)`), lines.join('\n'));
+    assert.equal(readdirSync(dir).filter((n) => n.startsWith('slotkeeper-probe-')), [], 'the probe file is gone');
+    assert.is(ours(dir).length, 1, 'A saved under its chain-hash name');
+    assert.is(parseEntryFileName(ours(dir)[0]!)?.lineage.length, 16);
+    await gateway.close();
+    gateway = await diskTierGateway(server, { dir: null });
+    const a2 = await complete(gateway, `${A} again`);
+    assert.ok(a2.restored !== null && a2.timings.cache_n >= a1.timings.prompt_n - 8, `after a gateway restart: reused ${a2.timings.cache_n} of ${a1.timings.prompt_n}`);
+  } finally {
+    await gateway.close();
+  }
+}));
+
 test('a server without --slot-save-path works with the tier off', () => withOneSlotServer(async (server) => {
   const lines: string[] = [];
   const gateway = await diskTierGateway(server, { dir: null, log: (line) => lines.push(line) });

@@ -2,7 +2,7 @@
 // the capability probe once per server generation, a failing save counted with the request
 // unharmed, restores stopping after kv.unverifiedRestoreLimit unverified ones, the blind ring of
 // names without slotSaveDir, and two upstreams sharing one slot-save directory.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Counter } from 'prom-client';
@@ -28,12 +28,19 @@ interface Rig {
   clock: { now: number };
 }
 
-// Wall-clock ms like the tier's real clock: files' mtimes, which orphan GC reads, are real.
-function rig(upstreams: PartialConfig['upstreams'], kv: PartialConfig['kv'] = {}, startMs = Date.now()): Rig {
+/**
+ * Wall-clock ms like the tier's real clock: files' mtimes, which orphan GC reads, are real.
+ * `candidates` stand for the slot-save directories of this host's processes (none by default,
+ * so an upstream without slotSaveDir works blind without a probe save).
+ */
+function rig(upstreams: PartialConfig['upstreams'], kv: PartialConfig['kv'] = {}, startMs = Date.now(), candidates: string[] = []): Rig {
   const metrics = createMetrics().kv;
   const lines: string[] = [];
   const clock = { now: startMs };
-  const tier = new KvTier({ config: withDefaults({ upstreams, kv }), metrics, now: () => clock.now, log: (l) => lines.push(l) });
+  const tier = new KvTier({
+    config: withDefaults({ upstreams, kv }), metrics, now: () => clock.now, log: (l) => lines.push(l),
+    saveDirCandidates: async () => candidates,
+  });
   return { tier, metrics, lines, clock };
 }
 
@@ -174,6 +181,147 @@ test('without slotSaveDir: a ring of kv.ringSize names per model, the least rece
   assert.is(parseEntryFileName(restored?.file ?? '')?.lineage, 'r1');
   assert.equal(readdirSync(dir), [], 'blind: nothing written locally, no index');
   await r.tier.close();
+});
+
+test('blind: saves in flight at once take different ring names, and each is restored later', async () => {
+  fake.options.dir = null;
+  const r = rig([{ url: fake.url }]);
+  const u = up(0, fake.url);
+  // Two slots overwritten at the same moment: both saves are in flight before either is indexed.
+  await Promise.all([1, 2].map((seed, slot) => r.tier.beforeRun({ ...situation(u, chain(seed), chain(seed + 100)), slot })));
+  const names = fake.actions('save').map((q) => String(q.body.filename));
+  assert.is(names.length, 2, 'both conversations saved');
+  assert.is(new Set(names).size, 2, names.join(' '));
+  for (const seed of [1, 2]) assert.ok(await r.tier.beforeRun(situation(u, null, chain(seed))) !== null, `conversation ${seed} restored`);
+  await r.tier.close();
+});
+
+// ---- integrity ----
+
+test('a file whose content changed after its save is never restored: deleted and counted, the request goes on', async () => {
+  const r = rig([{ url: fake.url, slotSaveDir: dir }]);
+  const u = up(0, fake.url);
+  await r.tier.beforeRun(situation(u, chain(1), chain(2)));
+  await r.tier.close(); // the content hash is computed in the background after the save
+  const [file] = await indexOf(dir, fake.url);
+  const bytes = readFileSync(join(dir, file!));
+  bytes.fill(0x1b, Math.floor(bytes.length * 0.7), Math.floor(bytes.length * 0.7) + 64);
+  writeFileSync(join(dir, file!), bytes);
+  assert.is(await r.tier.beforeRun(situation(u, null, chain(1))), null, 'not restored');
+  assert.is(fake.actions('restore').length, 0, 'llama-server was never asked');
+  assert.not.ok(existsSync(join(dir, file!)), 'deleted');
+  assert.is(await count(r.metrics.damaged, { check: 'hash' }), 1);
+  assert.match(r.lines.join('\n'), /is damaged \(its content .* does not hash to what its save wrote/);
+  await r.tier.close();
+  assert.equal(await indexOf(dir, fake.url), [], 'and forgotten');
+});
+
+test('at load: a file of another size than its save wrote, and entries of an index without content hashes, are deleted', async () => {
+  const first = rig([{ url: fake.url, slotSaveDir: dir }]);
+  const u = up(0, fake.url);
+  await first.tier.beforeRun(situation(u, chain(1), chain(9)));
+  first.clock.now += 1000;
+  await first.tier.beforeRun(situation(u, chain(2), chain(9)));
+  await first.tier.close();
+  const files = await indexOf(dir, fake.url); // least recently used first: chain(1)'s
+  assert.is(files.length, 2);
+  truncateSync(join(dir, files[0]!), 4000);
+  const second = rig([{ url: fake.url, slotSaveDir: dir }], {}, first.clock.now + 1000);
+  assert.is(await second.tier.beforeRun(situation(u, null, chain(1))), null, 'the partial copy is not restored');
+  assert.ok((await second.tier.beforeRun(situation(u, null, chain(2)))) !== null, 'the intact one is');
+  assert.is(await count(second.metrics.damaged, { check: 'size' }), 1);
+  assert.not.ok(existsSync(join(dir, files[0]!)));
+  await second.tier.close();
+  // The same index as an older gateway wrote it: no hashes.
+  const disk = new DiskStore(dir);
+  const old = SavedIndex.decode((await disk.readIndex(serverHash(fake.url)))!, 100);
+  for (const e of old.entries()) delete e.sha256;
+  await disk.writeIndex(serverHash(fake.url), old.encode());
+  const third = rig([{ url: fake.url, slotSaveDir: dir }], {}, first.clock.now + 2000);
+  assert.is(await third.tier.beforeRun(situation(u, null, chain(2))), null, 'an unhashed entry is never restored');
+  assert.equal(readdirSync(dir).filter((n) => parseEntryFileName(n) !== null), [], 'its file is deleted');
+  assert.match(third.lines.join('\n'), /1 saved entries without a content hash/);
+  await third.tier.close();
+});
+
+test('blind: a restore that reads other than the save wrote erases the slot, and the slot is said to hold nothing', async () => {
+  fake.options.dir = null;
+  const r = rig([{ url: fake.url }]);
+  const u = up(0, fake.url);
+  await r.tier.beforeRun(situation(u, chain(1), chain(2)));
+  // Another writer replaced the file with one of a different shape: n_restored is not n_saved.
+  fake.options.bytesPerToken = 20;
+  const restored = await r.tier.beforeRun(situation(u, null, chain(1)));
+  assert.ok(restored !== null && restored.erased === true, 'erased');
+  assert.is(restored!.tokens, 0);
+  assert.is(restored!.chain.length, 0, 'the router believes the slot empty');
+  assert.is(restored!.expectedTokens, 0);
+  assert.equal(fake.actions('erase').map((q) => q.path), ['/slots/0']);
+  assert.is(await count(r.metrics.damaged, { check: 'size' }), 1);
+  r.tier.verify(restored!, 0);
+  assert.is(await count(r.metrics.verifications), 0, 'nothing to verify');
+  assert.is(await r.tier.beforeRun(situation(u, null, chain(1))), null, 'forgotten');
+  await r.tier.close();
+});
+
+// ---- finding the directory ----
+
+const starting = (id: number, url: string) => ({ ...up(id, url), models: ['m'] });
+
+test('not told its directory: a probe save into the emptiest idle slot finds it, and the tier works indexed there', async () => {
+  const other = mkdtempSync(join(tmpdir(), 'slotkeeper-kv-other-'));
+  try {
+    fake.options.slots = [{ id: 0, is_processing: false, n_prompt_tokens: 900 }, { id: 1, is_processing: true }, { id: 2, is_processing: false, n_prompt_tokens: 12 }];
+    const r = rig([{ url: fake.url }], {}, Date.now(), [other, dir]);
+    await r.tier.start([starting(0, fake.url)]);
+    const [probe] = fake.actions('save');
+    assert.ok(probe !== undefined && /^slotkeeper-probe-/.test(String(probe.body.filename)), 'a probe save');
+    assert.is(probe!.path, '/slots/2', 'the idle slot holding least');
+    assert.equal(readdirSync(dir).filter((n) => n.startsWith('slotkeeper-probe-')), [], 'the probe file is deleted');
+    assert.equal(r.lines.filter((l) => l.includes('disk tier')), [`kv: upstream 0 (${fake.url}): disk tier indexed in ${dir} (found: the server's --slot-save-path, proved by a probe save): garbage collection, and restores after a gateway restart`]);
+    await r.tier.beforeRun(situation(up(0, fake.url), chain(1), chain(2)));
+    const saved = String(fake.actions('save').at(-1)!.body.filename);
+    assert.is(parseEntryFileName(saved)?.lineage.length, 16, `a chain-hash name, not a ring's: ${saved}`);
+    await r.tier.close();
+    assert.equal(await indexOf(dir, fake.url), [saved], 'an index on disk');
+    assert.is(fake.actions('save', { probes: true }).length, 1, 'one capability probe');
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+});
+
+test('the probe save appears in none of the host\'s directories: blind, and the line says why and what to do', async () => {
+  const other = mkdtempSync(join(tmpdir(), 'slotkeeper-kv-other-'));
+  try {
+    const r = rig([{ url: fake.url }], {}, Date.now(), [other]);
+    await r.tier.start([starting(0, fake.url)]);
+    const line = r.lines.find((l) => l.includes('disk tier')) ?? '';
+    assert.match(line, /disk tier blind \(not told its directory, and its probe save slotkeeper-probe-[0-9a-f]{16}\.bin appeared in none of the 1 --slot-save-path directories/);
+    assert.ok(line.includes(`--upstream ${fake.url}=DIR or upstreams[].slotSaveDir`), line);
+    await r.tier.beforeRun(situation(up(0, fake.url), chain(1), chain(2)));
+    assert.is(parseEntryFileName(String(fake.actions('save').at(-1)!.body.filename))?.lineage, 'r0');
+    await r.tier.close();
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+});
+
+test('start: one line per upstream, told, off, or blind without a probe when no process on this host has --slot-save-path', async () => {
+  fake2.options.enabled = false;
+  const fake3 = await startFakeSlotServer({ dir: null });
+  try {
+    const r = rig([{ url: fake.url, slotSaveDir: dir }, { url: fake2.url }, { url: fake3.url }]);
+    await r.tier.start([starting(0, fake.url), starting(1, fake2.url), starting(2, fake3.url)]);
+    const lines = r.lines.filter((l) => l.includes('disk tier'));
+    assert.is(lines.length, 3, lines.join('\n'));
+    assert.ok(lines.includes(`kv: upstream 0 (${fake.url}): disk tier indexed in ${dir} (upstreams[].slotSaveDir): garbage collection, and restores after a gateway restart`), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith(`kv: upstream 1 (${fake2.url}): disk tier off: the server has no slot save/restore`)), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith(`kv: upstream 2 (${fake3.url}): disk tier blind (not told its directory, and no process on this host runs with --slot-save-path`)), lines.join('\n'));
+    assert.is(fake3.actions('save').length, 0, 'no probe save');
+    await r.tier.close();
+  } finally {
+    await fake3.close();
+  }
 });
 
 // ---- a shared directory ----

@@ -60,27 +60,30 @@ test('put replaces by file and evicts the least recently used beyond maxEntries'
   assert.throws(() => new SavedIndex(0), /maxEntries/);
 });
 
-test('reconcile drops entries whose file is gone, takes sizes from the listing, reports our unknown files', () => {
+test('reconcile drops entries whose file is gone, forgets those of another size than their save wrote, reports our unknown files', () => {
   const index = new SavedIndex(10);
   const kept = entry(chain(1));
   const lost = entry(chain(2));
+  const cut = entry(chain(4));
   index.put(kept);
   index.put(lost);
+  index.put(cut);
   const orphan = entryFileName(serverHash('u'), modelHash('m'), chainHash(chain(3)));
   const r = index.reconcile([
-    { name: kept.file, bytes: 1234, mtimeMs: 0 },
+    { name: kept.file, bytes: kept.bytes, mtimeMs: 0 },
+    { name: cut.file, bytes: cut.bytes - 4096, mtimeMs: 0 },
     { name: orphan, bytes: 5, mtimeMs: 0 },
     { name: 'someone-elses.bin', bytes: 5, mtimeMs: 0 },
   ]);
   assert.equal(r.dropped.map((e) => e.file), [lost.file]);
-  assert.equal(r.orphans.map((f) => f.name), [orphan]);
-  assert.is(index.get(kept.file)?.bytes, 1234);
-  assert.is(index.size, 1);
+  assert.equal(r.resized.map((e) => e.file), [cut.file], 'a partial copy is not trusted');
+  assert.equal(r.orphans.map((f) => f.name), [orphan], 'nor taken for an orphan: the caller deletes it as damaged');
+  assert.equal(index.entries().map((e) => e.file), [kept.file]);
 });
 
 test('encode/decode round-trips every field; foreign or damaged bytes are refused or skipped', () => {
   const index = new SavedIndex(10);
-  const e = entry(chain(0.5, -2, 1e300), { hits: 3, createdMs: 100, lastUsedMs: 200 });
+  const e = entry(chain(0.5, -2, 1e300), { hits: 3, createdMs: 100, lastUsedMs: 200, sha256: 'ab'.repeat(32) });
   index.put(e);
   const back = SavedIndex.decode(index.encode(), 10);
   const got = back.get(e.file)!;
@@ -88,6 +91,10 @@ test('encode/decode round-trips every field; foreign or damaged bytes are refuse
   assert.equal(Array.from(got.chain), [0.5, -2, 1e300]);
   assert.equal({ ...got, chain: null }, { ...e, chain: null });
   assert.throws(() => SavedIndex.decode(new Uint8Array([0xc0]), 10), /not a slotkeeper KV index/);
+  // An index written before content hashes: its entries come back without one.
+  const old = new SavedIndex(10);
+  old.put(entry(chain(7)));
+  assert.is(SavedIndex.decode(old.encode(), 10).entries()[0]!.sha256, undefined);
   // A decoder bounded smaller keeps only the most recently used.
   index.put(entry(chain(9), { lastUsedMs: 500 }));
   assert.is(SavedIndex.decode(index.encode(), 1).size, 1);

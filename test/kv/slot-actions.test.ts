@@ -4,7 +4,7 @@
 import { createServer } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type ActionTarget, KvActionError, SlotActions, slotActionRequest } from '../../src/kv/slot-actions.js';
+import { type ActionTarget, KvActionError, SlotActions, parseSlotSizes, slotActionRequest } from '../../src/kv/slot-actions.js';
 import { type FakeSlotServer, startFakeSlotServer } from '../helpers/fake-slot-server.js';
 
 const target = (over: Partial<ActionTarget> = {}): ActionTarget => ({ url: 'http://h:1', apiKey: null, kind: 'llama-server', model: 'qwen/coder:7b', ...over });
@@ -108,6 +108,16 @@ calls('no answer within timeoutMs, a refused connection or the caller\'s abort: 
   const pending = failure(patient.save(target({ url: fake.url }), 0, 'a.bin', caller.signal));
   caller.abort(new Error('client went away'));
   assert.is((await pending).code, 'unreachable');
+});
+
+calls('sizes: GET /slots as what each slot holds; null when the server does not say', async () => {
+  fake.options.slots = [{ id: 0, is_processing: true, n_prompt_tokens: 812 }, { id: 1, is_processing: false }];
+  const actions = new SlotActions({ timeoutMs: 1000 });
+  assert.equal(await actions.sizes(target({ url: fake.url }), 1000), [{ id: 0, tokens: 812, processing: true }, { id: 1, tokens: 0, processing: false }]);
+  fake.options.slots = undefined;
+  assert.is(await actions.sizes(target({ url: fake.url }), 1000), null, '404');
+  assert.is(parseSlotSizes({ error: 'x' }), null);
+  assert.is(parseSlotSizes([{ id: 'a' }]), null);
 });
 
 calls.run();
