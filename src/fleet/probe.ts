@@ -96,7 +96,13 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
   const headers: Record<string, string> = options.apiKey === null ? {} : { authorization: `Bearer ${options.apiKey}` };
 
   const get = async (path: string, optional: boolean, url = `${options.url}${path}`): Promise<unknown> => {
-    const res = await fetchImpl(url, { headers, signal });
+    // A keep-alive connection the server closed while idle fails with UND_ERR_SOCKET before any
+    // byte of the answer: that says nothing of the server, so the GET is sent once more on a
+    // new connection (a real failure fails again). Seen once in ~5 runs of messages.real.
+    const res = await fetchImpl(url, { headers, signal }).catch((err: unknown) => {
+      if (signal.aborted || socketCode(err) !== 'UND_ERR_SOCKET') throw err;
+      return fetchImpl(url, { headers, signal });
+    });
     const text = await res.text();
     if (optional && (res.status === 404 || res.status === 501)) return undefined;
     if (res.status === 503) throw new ProbeError('loading', `GET ${path} answered 503: ${errorText(text)}`);
@@ -230,6 +236,12 @@ function errorText(text: string): string {
     // Not JSON (llama-swap, a proxy's HTML page): the raw text below says what there is to say.
   }
   return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+/** The undici code of a fetch failure's cause, if any. */
+function socketCode(err: unknown): string | undefined {
+  const cause = (err as { cause?: { code?: unknown } } | null)?.cause;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
 }
 
 function describeNetworkError(err: unknown): string {

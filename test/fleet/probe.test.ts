@@ -133,6 +133,20 @@ failures('aborted by the caller: aborted, not timeout', async () => {
   assert.equal(await pending, { ok: false, kind: 'aborted', error: 'probe aborted' });
 });
 
+failures('a keep-alive connection the server closed while idle is retried once; a second socket failure fails', async () => {
+  const socketError = () => new TypeError('fetch failed', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) });
+  const flaky = (failures: number): typeof fetch => {
+    const inner = fakeFetch(llama);
+    let left = failures;
+    return ((input: RequestInfo | URL, init?: RequestInit) => (new URL(String(input)).pathname === '/props' && left-- > 0 ? Promise.reject(socketError()) : inner(input, init))) as typeof fetch;
+  };
+  assert.is((await run(llama, { fetch: flaky(1) })).ok, true);
+  const twice = await run(llama, { fetch: flaky(2) });
+  assert.is(twice.ok, false);
+});
+
+failures.run();
+
 const multi = suite('probe: multi-model upstreams');
 
 const swapModels = { object: 'list', data: [{ id: 'm1', object: 'model', created: 9, owned_by: 'llama-swap' }, { id: 'm2', object: 'model', created: 9, owned_by: 'llama-swap' }] };
@@ -203,5 +217,4 @@ multi('router mode: loaded set from /v1/models status, capacity from /props max_
 });
 
 answers.run();
-failures.run();
 multi.run();
