@@ -341,7 +341,10 @@ export class Router {
     return [...this.byScope.values()].filter((o) => o !== u && scopeOf(o) !== scopeOf(u) && o.modelIdentity === u.modelIdentity && this.saveDir(o) === dir);
   }
 
+  /** Where its slot files are: what the disk tier knows (told, or found on this host), else the config. */
   private saveDir(u: RoutableUpstream): string | null {
+    const known = this.deps.kv?.saveDirOf(u) ?? null;
+    if (known !== null) return known;
     const dir = this.deps.config.upstreams[u.id]?.slotSaveDir;
     return dir ? resolve(dir) : null;
   }

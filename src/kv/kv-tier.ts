@@ -234,6 +234,12 @@ export class KvTier {
     }
   }
 
+  /** The local directory `u`'s slot files are in (told or found), resolved; null while blind or unknown. */
+  saveDirOf(u: { readonly id: number }): string | null {
+    const dir = this.stores.get(u.id)?.dir;
+    return dir ? resolve(dir.disk.dir) : null;
+  }
+
   /**
    * Whether a copy into `u` can be planned now: the tier is on and slot actions are known to
    * work there under its current generation. A server given a save directory is asked at once,
