@@ -86,10 +86,11 @@ test.before(async () => {
   gateway = await startGateway(withDefaults({
     port: 0,
     upstreams: [{ url: router.url, kind: 'router', ramCacheTokens: 0, slotSaveDir: router.dir }],
-    // A 10 s probe timeout, as in routes/messages.real: once in a full CI run a probe failed (the
-    // router busy with a model load on a loaded 2-core machine, likely) and the one upstream
-    // drained under a request, which got 503. These tests are about routing, not probing.
-    fleet: { probeIntervalMs: 200, probeTimeoutMs: 10_000 },
+    // A long probe timeout: in full CI runs a probe of the router can wait out a model load
+    // (10 s was not always enough, 2026-12-02) and the one upstream then drained under a request,
+    // which got 503. These tests are about routing, not probing; a drained upstream after one
+    // slow probe is a product question for the faults issue (#25).
+    fleet: { probeIntervalMs: 200, probeTimeoutMs: 30_000 },
     kv: { minSaveTokens: 64 },
     aliases: { claude: 'r1' },
   }), {
