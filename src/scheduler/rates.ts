@@ -43,7 +43,7 @@ export class RateTable {
     return this.rates.get(server) ?? INITIAL;
   }
 
-  /** Folds one finished request's timings into the server's rates; the first measurement of each rate replaces its guess. */
+  /** Folds one finished request's timings into the server's rates; the first measurement of the others replaces their guess. */
   record(server: number, s: RateSample): void {
     const r = { ...this.get(server) };
     const seen = this.measured.get(server) ?? new Set<keyof Rates>();
@@ -51,7 +51,9 @@ export class RateTable {
       r[name] = seen.has(name) ? ewma(r[name], sample) : sample;
       seen.add(name);
     };
-    if (s.promptN !== null && s.promptMs !== null && s.promptN >= MIN_PROMPT_SAMPLE && s.promptMs > 0) fold('promptTokensPerMs', s.promptN / s.promptMs);
+    // The prompt rate keeps averaging from its pessimistic guess: one fast first prefill (a tiny
+    // model, a short prompt) would otherwise make every save look not worth it at once.
+    if (s.promptN !== null && s.promptMs !== null && s.promptN >= MIN_PROMPT_SAMPLE && s.promptMs > 0) r.promptTokensPerMs = ewma(r.promptTokensPerMs, s.promptN / s.promptMs);
     if (s.predictedN !== null && s.predictedMs !== null && s.predictedN >= 4 && s.predictedMs > 0) fold('genTokensPerMs', s.predictedN / s.predictedMs);
     if (s.promptN !== null && s.cacheN !== null && s.promptChars >= 64) fold('tokensPerChar', (s.promptN + s.cacheN) / s.promptChars);
     fold('serviceMs', s.serviceMs);
