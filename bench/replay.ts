@@ -138,11 +138,17 @@ async function send(baseUrl: string, dialect: Dialect, body: Record<string, unkn
   const empty = assistantMessage(dialect, '');
   let ttfbMs = 0;
   try {
-    const res = await fetch(`${baseUrl}${ROUTES[dialect]}`, {
+    const post = () => fetch(`${baseUrl}${ROUTES[dialect]}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(dialect === 'anthropic' ? { 'anthropic-version': '2023-06-01' } : {}) },
       body: JSON.stringify(body),
       signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
+    });
+    // An idle keep-alive socket the server closed fails before any byte (UND_ERR_SOCKET): nothing
+    // was processed, so the request is sent once more on a new connection, as a client would.
+    const res = await post().catch((err: unknown) => {
+      if (signal?.aborted || (err as { cause?: { code?: unknown } }).cause?.code !== 'UND_ERR_SOCKET') throw err;
+      return post();
     });
     const header = res.headers.get('x-slotkeeper-upstream');
     const upstream = header === null ? null : Number(header);
