@@ -1,6 +1,7 @@
 // Closed-loop replay of a trace against one base URL (a llama-server, or slotkeeper in front of
 // some). Sessions run concurrently; each sends its steps one after another, waiting its think
 // time first, and puts the answer it actually got into its history, as a real client would.
+import { isClosedIdleSocket } from '../src/proxy/closed-socket.js';
 import { type RequestRecord, servedByCache } from './results.js';
 import type { Dialect, Message, Trace, TraceStep } from './trace.js';
 
@@ -147,7 +148,7 @@ async function send(baseUrl: string, dialect: Dialect, body: Record<string, unkn
     // An idle keep-alive socket the server closed fails before any byte (UND_ERR_SOCKET): nothing
     // was processed, so the request is sent once more on a new connection, as a client would.
     const res = await post().catch((err: unknown) => {
-      if (signal?.aborted || (err as { cause?: { code?: unknown } }).cause?.code !== 'UND_ERR_SOCKET') throw err;
+      if (signal?.aborted || !isClosedIdleSocket(err)) throw err;
       return post();
     });
     const header = res.headers.get('x-slotkeeper-upstream');

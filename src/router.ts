@@ -495,7 +495,7 @@ export class Router {
         if (blocks <= fileBlocks) continue;
         out.push({
           from: { kind: 'slot', server: scope, slot }, blocks, entryBlocks: content.chain.length, tokens: content.tokens,
-          readyMs: busy ? this.remainingMs(scope, slot) : 0, copyMs: kv.copyMs(p, content.tokens, false, p === u ? peers : this.peers(p)),
+          readyMs: busy ? this.remainingMs(scope, slot) : 0, copyMs: kv.copyMs(p, content.tokens, p === u ? peers : this.peers(p)),
         });
       }
     }

@@ -17,6 +17,7 @@
 // those are optional, /v1/models is not. Multi-model upstreams (llama-swap, llama.cpp's router
 // mode) are also asked which models are loaded, and each loaded model's own /props (and /slots on
 // discovery) are read: see model-routes.ts for the shapes and why only loaded models are asked.
+import { isClosedIdleSocket } from '../proxy/closed-socket.js';
 import type { UpstreamKind } from '../kv/slot-actions.js';
 import type { ServedModel } from './models.js';
 import { isMultiModel, modelUrl, parseRouterCapacity, parseRouterLoaded, parseRunning } from './model-routes.js';
@@ -100,7 +101,7 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
     // byte of the answer: that says nothing of the server, so the GET is sent once more on a
     // new connection (a real failure fails again). Seen once in ~5 runs of messages.real.
     const res = await fetchImpl(url, { headers, signal }).catch((err: unknown) => {
-      if (signal.aborted || socketCode(err) !== 'UND_ERR_SOCKET') throw err;
+      if (signal.aborted || !isClosedIdleSocket(err)) throw err;
       return fetchImpl(url, { headers, signal });
     });
     const text = await res.text();
@@ -236,12 +237,6 @@ function errorText(text: string): string {
     // Not JSON (llama-swap, a proxy's HTML page): the raw text below says what there is to say.
   }
   return text.length > 200 ? `${text.slice(0, 200)}...` : text;
-}
-
-/** The undici code of a fetch failure's cause, if any. */
-function socketCode(err: unknown): string | undefined {
-  const cause = (err as { cause?: { code?: unknown } } | null)?.cause;
-  return typeof cause?.code === 'string' ? cause.code : undefined;
 }
 
 function describeNetworkError(err: unknown): string {

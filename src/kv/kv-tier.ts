@@ -270,13 +270,13 @@ export class KvTier {
     return out;
   }
 
-  /** ms to copy `tokens` of a slot into another: a save (unless already on disk) and a restore. */
-  copyMs(u: TierUpstream, tokens: number, onDisk: boolean, peers: readonly TierUpstream[] = []): number {
+  /** ms to copy `tokens` of a slot into another: its save and a restore. */
+  copyMs(u: TierUpstream, tokens: number, peers: readonly TierUpstream[] = []): number {
     // A peer runs the same model file, so its measured KV size stands for this server's until it has its own.
     const own = this.store(u.id);
     const measured = own.measured ? own : peers.map((p) => this.stores.get(p.id)).find((st) => st?.measured === true);
     const rates = (measured ?? own).rates;
-    return (onDisk ? 0 : saveMs(tokens, rates)) + restoreMs(tokens * rates.bytesPerToken, rates);
+    return saveMs(tokens, rates) + restoreMs(tokens * rates.bytesPerToken, rates);
   }
 
   /**

@@ -184,7 +184,7 @@ function score(request: RequestView, server: ServerView, view: SlotView, nowMs: 
     server: server.server, slot: view.slot, key: view.key, reuse: view.reuse,
     reuseTokens, prefillTokens, waitMs: view.waitMs, ttftMs, evictionMs, score: ttftMs + evictionMs,
   };
-  const copied = bestCopy(request, server, view, total, reuseTokens, nowMs);
+  const copied = bestCopy(server, view, total, reuseTokens, nowMs);
   return copied !== null && copied.score < own.score ? { ...own, ...copied } : own;
 }
 
@@ -194,7 +194,7 @@ function score(request: RequestView, server: ServerView, view: SlotView, nowMs: 
  * ends), then the save and restore, then the prefill of the rest. A restore replaces everything
  * the slot holds, so its whole content counts as destroyed. Null when no source gives more.
  */
-function bestCopy(request: RequestView, server: ServerView, view: SlotView, total: number, ownTokens: number, nowMs: number): Pick<Choice, 'copy' | 'copyTokens' | 'prefillTokens' | 'ttftMs' | 'evictionMs' | 'score'> | null {
+function bestCopy(server: ServerView, view: SlotView, total: number, ownTokens: number, nowMs: number): Pick<Choice, 'copy' | 'copyTokens' | 'prefillTokens' | 'ttftMs' | 'evictionMs' | 'score'> | null {
   const { rates, params } = server;
   let best: ReturnType<typeof bestCopy> = null;
   for (const source of server.copies ?? []) {
